@@ -1,0 +1,79 @@
+"""``ran-edge`` entry point: a registry of subcommands, one module each.
+
+Each subcommand module defines ``HELP: str``, ``add_arguments(parser)`` and ``run(args) -> int`` and
+imports heavy packages only inside ``run``, so ``ran-edge --help`` works on a bare install.
+User errors (:class:`RanEdgeError`) print one line and exit 1; ``--verbose`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from typing import Sequence
+
+from ran_edge import __version__
+from ran_edge.errors import RanEdgeError
+
+#: subcommand name → module under ran_edge.cli
+COMMANDS: dict[str, str] = {
+    "demo": "demo",
+    "train": "train",
+    "eval": "evaluate",
+    "import-checkpoint": "import_checkpoint",
+    "export": "export",
+    "inspect": "inspect",
+    "calibrate": "calibrate",
+    "build-engine": "build_engine",
+    "bench": "bench",
+    "run": "run",
+    "export-triton": "export_triton",
+    "serve": "serve",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (subcommands whose module is missing are listed as unavailable)."""
+    parser = argparse.ArgumentParser(
+        prog="ran-edge",
+        description="RAN facial-expression recognition: train, export, quantize, build TensorRT engines, bench, run.",
+    )
+    parser.add_argument("--version", action="version", version=f"ran-edge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"ran_edge.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ran_edge.cli.{module_name}":
+                raise
+            continue  # not part of this build
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 success, 1 user error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._run(args) or 0)
+    except RanEdgeError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"ran-edge {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"ran-edge {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""RAN checkpoints: one ``.pt`` with the state_dict and everything needed to use the model.
+
+Format (a plain dict, loadable with ``torch.load(weights_only=True)``)::
+
+    {"format": "ran-edge-checkpoint", "schema_version": 1,
+     "config": RanConfig.to_dict(),          # classes, preset, attention mode, preprocessing, trunk width
+     "state_dict": {...},
+     "meta": {"ran_edge_version", "training": {...args...}, "metrics": {...}, ...},
+     "training_state": {...}                 # optional: optimizer, epoch, RNG (for --resume)
+    }
+
+Also imports the official RAN checkpoints (ran_spec.md §7).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from ran_edge import __version__
+from ran_edge.errors import CheckpointError
+from ran_edge.model.ran import RAN, AttentionMode, RanConfig
+from ran_edge.preprocess import ColorOrder, PreprocessSpec
+from ran_edge.presets import RegionPreset
+
+FORMAT = "ran-edge-checkpoint"
+SCHEMA_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: RAN,
+    meta: Mapping[str, Any] | None = None,
+    training_state: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint atomically (temp file + rename). Returns the path."""
+    path = Path(path)
+    payload: dict[str, Any] = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": {"ran_edge_version": __version__, **dict(meta or {})},
+    }
+    if training_state is not None:
+        payload["training_state"] = dict(training_state)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint_file(path: str | Path, trust: bool = False) -> dict[str, Any]:
+    """``torch.load`` with safe defaults and one-line errors.
+
+    Only ``weights_only=True`` loading is used unless ``trust`` is set; a file that needs arbitrary
+    unpickling is refused with an explanation (arbitrary unpickling can run code).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as exc:
+        if trust:
+            raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
+        raise CheckpointError(
+            f"{path}: refused, the file needs arbitrary unpickling, which can run code "
+            f"({_first_line(exc)}); if you trust its source, pass --trust-checkpoint"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ImportError, KeyError) as exc:
+        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({_first_line(exc)})") from exc
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
+    return obj
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[str, Any]]:
+    """Load a ran-edge checkpoint → ``(model in eval mode, payload)``."""
+    obj = read_checkpoint_file(path, trust)
+    if obj.get("format") != FORMAT:
+        hint = " (an official RAN checkpoint? use 'ran-edge import-checkpoint')" if "state_dict" in obj else ""
+        raise CheckpointError(f"{path}: not a ran-edge checkpoint{hint}")
+    if int(obj.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint schema {obj['schema_version']} is newer than this ran-edge supports ({SCHEMA_VERSION}); upgrade ran-edge"
+        )
+    try:
+        model = RAN(RanConfig.from_dict(obj["config"]))
+        model.load_state_dict(obj["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: corrupt ran-edge checkpoint ({_first_line(exc)})") from exc
+    model.eval()
+    return model, obj
+
+
+# -- official RAN checkpoints (ran_spec.md §7) ---------------------------------------------------
+
+def official_preprocess(face_size: int = 224) -> PreprocessSpec:
+    """The official pipeline: RGB, ToTensor scaling to [0,1], no mean/std, every region at 224."""
+    return PreprocessSpec(face_size=face_size, region_size=224, color_order=ColorOrder.RGB,
+                          scale=1.0 / 255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+
+def _strip_module(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()
+            if isinstance(v, torch.Tensor)}
+
+
+def _state_dict_of(obj: Mapping[str, Any], path: Path) -> dict[str, torch.Tensor]:
+    state = obj.get("state_dict", obj)
+    if not isinstance(state, Mapping) or not any(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: no state_dict of tensors found")
+    return _strip_module(state)
+
+
+def load_trunk_weights(model: RAN, path: str | Path, trust: bool = False) -> list[str]:
+    """Load a pretrained trunk (e.g. the official ``ijba_res18_naive.pth.tar``, MS-Celeb-1M).
+
+    Copies every ResNet key (``module.`` stripped) into the trunk, skipping ``fc.*`` and
+    ``feature.*``. Unlike the official ``strict=False`` load, a missing trunk key or a shape
+    mismatch is an error, so a wrong file never fails silently. Returns the skipped keys.
+    """
+    path = Path(path)
+    state = _state_dict_of(read_checkpoint_file(path, trust), path)
+    trunk_state = model.trunk.state_dict()
+    picked: dict[str, torch.Tensor] = {}
+    skipped = []
+    for key, value in state.items():
+        if key in trunk_state:
+            if tuple(value.shape) != tuple(trunk_state[key].shape):
+                raise CheckpointError(
+                    f"{path}: trunk weight '{key}' has shape {tuple(value.shape)}, expected {tuple(trunk_state[key].shape)}"
+                )
+            picked[key] = value
+        else:
+            skipped.append(key)
+    missing = [k for k in trunk_state if k not in picked and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise CheckpointError(f"{path}: not a ResNet-18 trunk for this model; missing {len(missing)} keys, e.g. '{missing[0]}'")
+    model.trunk.load_state_dict(picked, strict=False)
+    return skipped
+
+
+def import_official(
+    path: str | Path,
+    preset: RegionPreset,
+    class_names: tuple[str, ...],
+    trust: bool = False,
+    face_size: int = 224,
+) -> RAN:
+    """Convert an official RAN checkpoint (``module.`` keys, ``alpha.0``/``beta.0``/``fc``) into a RAN.
+
+    The model uses the ``official`` attention mode and the official preprocessing, so it computes
+    what the official code computes (up to the region crops, which ran-edge makes from the aligned
+    face in one convention instead of reading pre-cut files).
+    """
+    path = Path(path)
+    state = _state_dict_of(read_checkpoint_file(path, trust), path)
+    if "fc.weight" not in state or "alpha.0.weight" not in state or "beta.0.weight" not in state:
+        raise CheckpointError(f"{path}: not an official RAN checkpoint (expected alpha.0.*, beta.0.*, fc.* keys)")
+    num_classes, fused_dim = state["fc.weight"].shape
+    width = int(fused_dim) // 16
+    if len(class_names) != num_classes:
+        raise CheckpointError(
+            f"{path}: the checkpoint has {num_classes} classes, but {len(class_names)} class names were given ({', '.join(class_names)})"
+        )
+    cfg = RanConfig(class_names=tuple(class_names), preset=preset, attention=AttentionMode.OFFICIAL,
+                    preprocess=official_preprocess(face_size), trunk_width=width)
+    model = RAN(cfg)
+    ours = model.state_dict()
+    mapped: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        target = key if key.split(".")[0] in ("alpha", "beta", "fc") else f"trunk.{key}"
+        if target in ours:
+            if tuple(value.shape) != tuple(ours[target].shape):
+                raise CheckpointError(f"{path}: '{key}' has shape {tuple(value.shape)}, expected {tuple(ours[target].shape)}")
+            mapped[target] = value
+    missing = [k for k in ours if k not in mapped and not k.endswith("num_batches_tracked")]
+    if missing:
+        raise CheckpointError(f"{path}: official checkpoint is missing {len(missing)} keys, e.g. '{missing[0]}'")
+    model.load_state_dict(mapped, strict=False)
+    model.eval()
+    return model

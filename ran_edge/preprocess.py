@@ -1,0 +1,211 @@
+"""Preprocessing, written once and shared by training, export checks, calibration and the runtime.
+
+Numpy only (no torch, no OpenCV), so it runs on a bare Jetson.
+
+**Sampling convention** (also followed by the in-graph region crops of the model and by the fused
+C++/CUDA kernel in ``csrc/``):
+
+* pixel ``i`` of a row covers ``[i, i+1)``; its centre is ``i + 0.5`` (half-pixel centres);
+* resampling the source interval ``[start, end)`` to ``n`` output pixels puts output pixel ``j`` at
+  source coordinate ``u = start + (j + 0.5) * (end - start) / n``;
+* the value there is linear interpolation between the two nearest pixel centres (bilinear in 2-D,
+  separable), taps past the first/last pixel clamp to the edge pixel (edge replicate);
+* a sample point outside the source (``u < 0`` or ``u > size``) takes the fill value 0 (black, in raw
+  pixel units, before scaling), so faces partly outside a video frame are padded with black;
+* no antialiasing (as TensorRT's Resize and the CUDA kernel).
+
+Colour order, scale, mean and std come from :class:`PreprocessSpec`; the official RAN preprocessing
+is RGB, values in [0, 1] (scale 1/255), no mean/std (ran_spec.md §6).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ran_edge.errors import RanEdgeError
+from ran_edge.presets import RegionPreset
+
+
+class ColorOrder(str, enum.Enum):
+    """Channel order the model expects (input frames are always BGR, as OpenCV gives them)."""
+
+    RGB = "RGB"
+    BGR = "BGR"
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How an aligned face becomes the model input.
+
+    Attributes:
+        face_size: side S of the square aligned face fed to the ``faces`` input ``[N,3,S,S]``.
+        region_size: side R of each region crop in the region batch ``[N*K,3,R,R]`` (224 in RAN).
+        color_order: channel order of the model input.
+        scale: raw uint8 value is multiplied by this (1/255 → [0, 1]).
+        mean, std: per-channel normalisation after scaling, in ``color_order``.
+    """
+
+    face_size: int = 224
+    region_size: int = 224
+    color_order: ColorOrder = ColorOrder.RGB
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "color_order", ColorOrder(self.color_order))
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        if self.face_size < 4 or self.region_size < 4:
+            raise RanEdgeError(f"face_size and region_size must be >= 4, got {self.face_size}, {self.region_size}")
+        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
+            raise RanEdgeError(f"mean/std must have 3 values with std > 0, got {self.mean}, {self.std}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["color_order"] = self.color_order.value
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        d["interpolation"] = "bilinear, half-pixel centres, edge replicate, fill 0 outside the source"
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PreprocessSpec":
+        keys = {"face_size", "region_size", "color_order", "scale", "mean", "std"}
+        return cls(**{k: v for k, v in data.items() if k in keys})
+
+
+def resample_matrix(src_len: int, start: float, end: float, dst_len: int) -> np.ndarray:
+    """Linear-interpolation matrix ``[dst_len, src_len]`` that resamples ``[start, end)`` of a row.
+
+    ``out = M @ row`` follows the module's sampling convention exactly. Rows whose sample point
+    lies outside the source are all zero (the fill value).
+    """
+    if src_len <= 0 or dst_len <= 0:
+        raise ValueError(f"lengths must be positive, got src_len={src_len}, dst_len={dst_len}")
+    u = start + (np.arange(dst_len, dtype=np.float64) + 0.5) * ((end - start) / dst_len)
+    inside = (u >= 0.0) & (u <= src_len)
+    p = u - 0.5
+    i0 = np.floor(p)
+    frac = p - i0
+    a = np.clip(i0, 0, src_len - 1).astype(np.int64)
+    b = np.clip(i0 + 1, 0, src_len - 1).astype(np.int64)
+    m = np.zeros((dst_len, src_len), dtype=np.float64)
+    rows = np.arange(dst_len)
+    np.add.at(m, (rows, a), np.where(inside, 1.0 - frac, 0.0))
+    np.add.at(m, (rows, b), np.where(inside, frac, 0.0))
+    return m.astype(np.float32)
+
+
+def region_matrices(preset: RegionPreset, face_size: int, region_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-region row and column resampling matrices for crops of an ``S x S`` face.
+
+    Returns ``(rows [K,R,S], cols [K,R,S])`` such that region k of a face channel ``X [S,S]`` is
+    ``rows[k] @ X @ cols[k].T``. The model uses these as constants (two MatMuls in the graph).
+    """
+    s, r = face_size, region_size
+    rows = np.stack([resample_matrix(s, b.y0 * s, b.y1 * s, r) for b in preset.boxes])
+    cols = np.stack([resample_matrix(s, b.x0 * s, b.x1 * s, r) for b in preset.boxes])
+    return rows, cols
+
+
+def _check_image(img: np.ndarray, what: str) -> None:
+    if not isinstance(img, np.ndarray):
+        raise RanEdgeError(f"{what}: got {type(img).__name__}, expected a numpy array HxWx3 uint8 (BGR)")
+    if img.dtype != np.uint8:
+        raise RanEdgeError(f"{what}: got dtype {img.dtype}, expected uint8 (BGR)")
+    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
+        raise RanEdgeError(f"{what}: got shape {tuple(img.shape)}, expected HxWx3 (BGR)")
+
+
+def _normalise(chw: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """BGR float CHW (raw 0..255 units) → model colour order, scaled and normalised."""
+    if spec.color_order is ColorOrder.RGB:
+        chw = chw[..., ::-1, :, :] if chw.ndim == 4 else chw[::-1]
+    mean = np.asarray(spec.mean, np.float32).reshape(3, 1, 1)
+    std = np.asarray(spec.std, np.float32).reshape(3, 1, 1)
+    out = chw.astype(np.float32) * np.float32(spec.scale)
+    if spec.mean != (0.0, 0.0, 0.0) or spec.std != (1.0, 1.0, 1.0):
+        out = (out - mean) / std
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def resize_face(face: np.ndarray, size: int) -> np.ndarray:
+    """Resize a ``HxWx3`` image to ``3 x size x size`` float32 (BGR, raw units), by the convention."""
+    h, w = face.shape[:2]
+    my = resample_matrix(h, 0.0, float(h), size)
+    mx = resample_matrix(w, 0.0, float(w), size)
+    chw = np.transpose(face, (2, 0, 1)).astype(np.float32)
+    return my[None] @ chw @ mx.T[None]
+
+
+def prepare_faces(faces: Sequence[np.ndarray] | np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """Aligned face crops (list of ``HxWx3`` uint8 BGR, or an ``NxHxWx3`` array) → ``[N,3,S,S]`` float32.
+
+    Each face is resized to ``spec.face_size`` with the module's convention, converted to the
+    model's colour order, scaled and normalised.
+    """
+    if isinstance(faces, np.ndarray) and faces.ndim == 4:
+        items: Sequence[np.ndarray] = list(faces)
+    elif isinstance(faces, np.ndarray) and faces.ndim == 3:
+        items = [faces]
+    else:
+        items = list(faces)
+    if not items:
+        raise RanEdgeError("got an empty batch of faces, expected at least one HxWx3 uint8 face")
+    s = spec.face_size
+    out = np.empty((len(items), 3, s, s), dtype=np.float32)
+    for i, face in enumerate(items):
+        _check_image(face, f"face {i}")
+        if face.shape[0] == s and face.shape[1] == s:
+            out[i] = np.transpose(face, (2, 0, 1))
+        else:
+            out[i] = resize_face(face, s)
+    return _normalise(out, spec)
+
+
+def check_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Validate face boxes ``[N,4]`` (x0, y0, x1, y1 in pixels); returns them as float64."""
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        return arr.reshape(0, 4)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise RanEdgeError(f"boxes: got shape {tuple(arr.shape)}, expected [N, 4] (x0, y0, x1, y1 in pixels)")
+    if not np.all(np.isfinite(arr)):
+        raise RanEdgeError("boxes: got NaN or Inf, expected finite pixel coordinates")
+    bad = np.nonzero((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1]))[0]
+    if bad.size:
+        raise RanEdgeError(f"boxes: box {int(bad[0])} {arr[bad[0]].tolist()} is empty or inverted, expected x1 > x0 and y1 > y0")
+    return arr
+
+
+def region_batch_reference(
+    frame: np.ndarray, boxes: np.ndarray, preset: RegionPreset, spec: PreprocessSpec
+) -> np.ndarray:
+    """Numpy reference of the fused region-batch kernel.
+
+    Args:
+        frame: ``HxWx3`` uint8 BGR video frame.
+        boxes: ``[N,4]`` face boxes ``(x0, y0, x1, y1)`` in frame pixels.
+        preset: region preset; region k of face n is ``preset.boxes[k]`` mapped into box n.
+        spec: preprocessing (region size, colour order, scale, mean, std).
+
+    Returns:
+        ``[N*K, 3, R, R]`` float32, face-major (row ``n*K + k``).
+    """
+    _check_image(frame, "frame")
+    arr = check_boxes(boxes)
+    h, w = frame.shape[:2]
+    r, k = spec.region_size, preset.num_regions
+    out = np.empty((arr.shape[0] * k, 3, r, r), dtype=np.float32)
+    chw = np.transpose(frame, (2, 0, 1)).astype(np.float32)
+    for n, (bx0, by0, bx1, by1) in enumerate(arr):
+        bw, bh = bx1 - bx0, by1 - by0
+        for j, reg in enumerate(preset.boxes):
+            my = resample_matrix(h, by0 + reg.y0 * bh, by0 + reg.y1 * bh, r)
+            mx = resample_matrix(w, bx0 + reg.x0 * bw, bx0 + reg.x1 * bw, r)
+            out[n * k + j] = my[None] @ chw @ mx.T[None]
+    return _normalise(out, spec)

@@ -1,0 +1,1 @@
+"""Training (CE + RB-loss) and evaluation of RAN models; needs the 'train' extra (torch)."""

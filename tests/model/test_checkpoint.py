@@ -1,0 +1,129 @@
+import pickle
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ran_edge.data.classes import FERPLUS_CLASSES  # noqa: E402
+from ran_edge.errors import CheckpointError  # noqa: E402
+from ran_edge.model.checkpoint import (  # noqa: E402
+    import_official, load_checkpoint, load_trunk_weights, save_checkpoint,
+)
+from ran_edge.model.ran import AttentionMode, build_ran  # noqa: E402
+from ran_edge.model.trunk import build_trunk  # noqa: E402
+from ran_edge.preprocess import PreprocessSpec  # noqa: E402
+from ran_edge.presets import FERPLUS6  # noqa: E402
+
+
+def test_roundtrip_keeps_weights_and_metadata(tiny_ran, tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", tiny_ran, {"note": "x"})
+    raw = torch.load(path, weights_only=True)  # loadable without arbitrary unpickling
+    assert raw["format"] == "ran-edge-checkpoint" and raw["meta"]["note"] == "x"
+    model, payload = load_checkpoint(path)
+    assert model.config == tiny_ran.config
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[0], tiny_ran(x)[0])
+    assert payload["meta"]["ran_edge_version"]
+
+
+def test_truncated_and_garbage_files_are_one_line_errors(tiny_ran, tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", tiny_ran)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated or not a PyTorch checkpoint"):
+        load_checkpoint(cut)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(junk)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+class Evil:  # something that needs arbitrary unpickling
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_arbitrary_pickle_is_refused_without_trust(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": {}, "obj": Evil()}, path)
+    with pytest.raises(CheckpointError, match="--trust-checkpoint"):
+        load_checkpoint(path)
+
+
+def _official_state(width: int, num_classes: int) -> dict:
+    """A state_dict exactly in the official DataParallel format (ran_spec.md §7)."""
+    torch.manual_seed(3)
+    trunk = build_trunk(width)
+    trunk.train()
+    with torch.no_grad():
+        trunk(torch.rand(8, 3, 16, 16))  # non-trivial BN statistics
+    state = {f"module.{k}": v for k, v in trunk.state_dict().items()}
+    d = 8 * width
+    state.update({
+        "module.alpha.0.weight": torch.randn(1, d) * 0.1, "module.alpha.0.bias": torch.randn(1),
+        "module.beta.0.weight": torch.randn(1, 2 * d) * 0.1, "module.beta.0.bias": torch.randn(1),
+        "module.fc.weight": torch.randn(num_classes, 2 * d) * 0.1, "module.fc.bias": torch.randn(num_classes),
+    })
+    return state
+
+
+def _official_forward(state: dict, regions: list, width: int) -> torch.Tensor:
+    """The released code's forward (ran_spec.md §2-4): trunk per region, sigmoid→softmax on α and β."""
+    trunk = build_trunk(width)
+    trunk.load_state_dict({k[7:]: v for k, v in state.items() if not k.split(".")[1] in ("alpha", "beta", "fc")})
+    trunk.eval()
+    sd = {k[7:]: v for k, v in state.items()}
+    feats = [trunk(r) for r in regions]
+    alphas = [torch.sigmoid(f @ sd["alpha.0.weight"].T + sd["alpha.0.bias"]) for f in feats]
+    alphas = torch.softmax(torch.cat(alphas, 1), 1)
+    fm = sum(alphas[:, i:i + 1] * f for i, f in enumerate(feats)) / alphas.sum(1, keepdim=True)
+    cats = [torch.cat([f, fm], 1) for f in feats]
+    betas = torch.softmax(torch.cat([torch.sigmoid(c @ sd["beta.0.weight"].T + sd["beta.0.bias"]) for c in cats], 1), 1)
+    w = alphas * betas
+    p = sum(w[:, i:i + 1] * c for i, c in enumerate(cats)) / w.sum(1, keepdim=True)
+    return p @ sd["fc.weight"].T + sd["fc.bias"]
+
+
+def test_import_official_checkpoint_computes_what_the_official_code_computes(tmp_path):
+    width = 8
+    state = _official_state(width, 8)
+    path = tmp_path / "model_best.pth.tar"
+    torch.save({"epoch": 33, "arch": "resnet18", "state_dict": state, "best_prec1": torch.tensor(89.162),
+                "optimizer": {"state": {}, "param_groups": []}}, path)
+    model = import_official(path, FERPLUS6, FERPLUS_CLASSES, face_size=32)
+    assert model.config.attention is AttentionMode.OFFICIAL and model.config.trunk_width == width
+    assert model.config.preprocess.region_size == 224 and model.config.preprocess.scale == pytest.approx(1 / 255)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        ours = model(x)[0]
+        crops = model.crop_regions(x).reshape(2, 6, 3, 224, 224)
+        ref = _official_forward(state, [crops[:, i] for i in range(6)], width)
+    torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_import_rejects_wrong_class_count_and_non_ran(tmp_path):
+    path = tmp_path / "m.pth.tar"
+    torch.save({"state_dict": _official_state(4, 8)}, path)
+    with pytest.raises(CheckpointError, match="8 classes"):
+        import_official(path, FERPLUS6, ("a", "b", "c"))
+    other = tmp_path / "resnet.pth"
+    torch.save({"state_dict": build_trunk(4).state_dict()}, other)
+    with pytest.raises(CheckpointError, match="not an official RAN checkpoint"):
+        import_official(other, FERPLUS6, FERPLUS_CLASSES)
+
+
+def test_init_backbone_from_official_pretrained_trunk(tmp_path):
+    state = {k: v for k, v in _official_state(8, 8).items() if ".alpha" not in k and ".beta" not in k}
+    state["module.feature.weight"] = torch.randn(256, 512)  # the DREAM feature layer RAN skips
+    path = tmp_path / "ijba_res18_naive.pth.tar"
+    torch.save({"state_dict": state}, path)
+    model = build_ran(FERPLUS_CLASSES, "ferplus6", preprocess=PreprocessSpec(face_size=32, region_size=16), trunk_width=8)
+    skipped = load_trunk_weights(model, path)
+    assert "feature.weight" in skipped and "fc.weight" in skipped
+    torch.testing.assert_close(model.trunk.conv1.weight, state["module.conv1.weight"])
+    wrong = build_ran(FERPLUS_CLASSES, "ferplus6", preprocess=PreprocessSpec(face_size=32, region_size=16), trunk_width=4)
+    with pytest.raises(CheckpointError, match="shape"):
+        load_trunk_weights(wrong, path)
