@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
-from pathlib import Path
-from typing import Any
-
+from ran_edge.artifact import write_json_atomic  # noqa: F401  (re-exported for subcommands)
 from ran_edge.errors import RanEdgeError
 
 
@@ -27,19 +22,3 @@ def parse_class_names(text: str) -> tuple[str, ...]:
     if len(names) < 2:
         raise RanEdgeError(f"--classes: got '{text}', expected one of {sorted(CLASS_SETS)} or a comma-separated list of >= 2 names")
     return names
-
-
-def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write JSON to a temp file and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

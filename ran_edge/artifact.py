@@ -1,0 +1,205 @@
+"""Metadata that travels next to every exported artifact (design.md §4), torch-free.
+
+``model.onnx`` → ``model.onnx.json``; ``model.ts`` → ``model.ts.json``; ``model.engine`` →
+``model.engine.json``. The artifact file itself stays a plain ONNX / TorchScript / TensorRT plan.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ran_edge import __version__
+from ran_edge.errors import RanEdgeError
+from ran_edge.preprocess import PreprocessSpec
+from ran_edge.presets import RegionPreset
+
+SCHEMA_VERSION = 1
+
+
+class InputKind(str, enum.Enum):
+    """``faces``: aligned faces ``[N,3,S,S]``, regions cropped in graph; ``regions``: the region batch
+    ``[N*K,3,R,R]`` made by the fused kernel."""
+
+    FACES = "faces"
+    REGIONS = "regions"
+
+
+class Precision(str, enum.Enum):
+    FP32 = "fp32"
+    FP16 = "fp16"
+    INT8 = "int8"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, shape (``-1`` for a dynamic axis) and numpy dtype name of one graph input or output."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TensorSpec":
+        return cls(str(d["name"]), tuple(int(v) for v in d["shape"]), str(d.get("dtype", "float32")))
+
+
+@dataclass(frozen=True)
+class ArtifactMeta:
+    """What a runtime needs to use an artifact correctly.
+
+    ``extra`` holds format-specific facts (opset, node counts, sha256 of sources, FP16-flagged
+    layers, INT8 flavour, calibration manifest hash, TensorRT/GPU info, build time, ...).
+    """
+
+    format: str  # "onnx" | "torchscript" | "engine"
+    class_names: tuple[str, ...]
+    preset: RegionPreset
+    attention: str
+    preprocess: PreprocessSpec
+    input_kind: InputKind
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    precision: Precision = Precision.FP32
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    ran_edge_version: str = __version__
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "ran_edge_version": self.ran_edge_version,
+            "format": self.format,
+            "precision": Precision(self.precision).value,
+            "input_kind": InputKind(self.input_kind).value,
+            "class_names": list(self.class_names),
+            "preset": self.preset.to_dict(),
+            "attention": self.attention,
+            "preprocess": self.preprocess.to_dict(),
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": [t.to_dict() for t in self.outputs],
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], source: str = "metadata") -> "ArtifactMeta":
+        try:
+            version = int(d["schema_version"])
+            if version > SCHEMA_VERSION:
+                raise RanEdgeError(f"{source}: metadata schema {version} is newer than this ran-edge ({SCHEMA_VERSION}); upgrade ran-edge")
+            return cls(
+                format=str(d["format"]),
+                class_names=tuple(d["class_names"]),
+                preset=RegionPreset.from_dict(d["preset"], source),
+                attention=str(d["attention"]),
+                preprocess=PreprocessSpec.from_dict(d["preprocess"]),
+                input_kind=InputKind(d["input_kind"]),
+                inputs=tuple(TensorSpec.from_dict(t) for t in d["inputs"]),
+                outputs=tuple(TensorSpec.from_dict(t) for t in d["outputs"]),
+                precision=Precision(d.get("precision", "fp32")),
+                extra=dict(d.get("extra", {})),
+                ran_edge_version=str(d.get("ran_edge_version", "?")),
+                schema_version=version,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RanEdgeError(f"{source}: invalid ran-edge metadata ({type(exc).__name__}: {exc})") from exc
+
+    def with_extra(self, **updates: Any) -> "ArtifactMeta":
+        """A copy with ``extra`` updated."""
+        from dataclasses import replace
+
+        return replace(self, extra={**self.extra, **updates})
+
+
+def sidecar_path(artifact: str | Path) -> Path:
+    """``model.onnx`` → ``model.onnx.json``."""
+    p = Path(artifact)
+    return p.with_name(p.name + ".json")
+
+
+def write_sidecar(artifact: str | Path, meta: ArtifactMeta) -> Path:
+    """Write the sidecar JSON atomically next to ``artifact``."""
+    return write_json_atomic(sidecar_path(artifact), meta.to_dict())
+
+
+def read_sidecar(artifact: str | Path) -> ArtifactMeta:
+    """Read ``<artifact>.json``; a missing or malformed sidecar is a one-line :class:`RanEdgeError`."""
+    path = sidecar_path(artifact)
+    if not path.is_file():
+        raise RanEdgeError(f"{artifact}: metadata file {path.name} not found next to it; re-export with 'ran-edge export'")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RanEdgeError(f"{path}: unreadable metadata JSON ({exc})") from exc
+    return ArtifactMeta.from_dict(data, str(path))
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_json_atomic(path: str | Path, data: Any) -> Path:
+    """Write JSON to a temp file in the same folder, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_output(path: str | Path) -> "AtomicOutput":
+    """Context manager giving a temp path next to ``path``; renamed into place only on success."""
+    return AtomicOutput(Path(path))
+
+
+class AtomicOutput:
+    """``with atomic_output(p) as tmp: write(tmp)`` — no half-written ``p`` on error."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.tmp is not None
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def meta_for_model_config(config: Any, fmt: str, input_kind: InputKind, inputs: Sequence[TensorSpec],
+                          outputs: Sequence[TensorSpec], precision: Precision = Precision.FP32,
+                          **extra: Any) -> ArtifactMeta:
+    """Build metadata from a ``RanConfig`` (duck-typed, so this module stays torch-free)."""
+    return ArtifactMeta(format=fmt, class_names=tuple(config.class_names), preset=config.preset,
+                        attention=str(getattr(config.attention, "value", config.attention)),
+                        preprocess=config.preprocess, input_kind=InputKind(input_kind), inputs=tuple(inputs),
+                        outputs=tuple(outputs), precision=Precision(precision), extra=extra)
