@@ -1,0 +1,186 @@
+// C API of libran_edge_kernels_cuda: device count, the host-memory convenience call and the zero-copy call.
+// Every CUDA status becomes an re_status with the CUDA error name in re_cuda_last_error().
+#include <cuda_runtime.h>
+
+#include <exception>
+#include <string>
+
+#include "region_batch.h"
+#include "region_batch_impl.h"
+
+namespace {
+
+using ran_edge::Status;
+
+thread_local std::string g_last_error;
+
+int32_t finish(const Status& status) {
+    g_last_error = status.message;
+    return status.code;
+}
+
+Status cuda_status(cudaError_t err, const char* what) {
+    if (err == cudaSuccess) {
+        return Status{};
+    }
+    cudaGetLastError();  // reset the (non-sticky) last-error state so the next call starts clean
+    return Status::error(err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver ? RE_ERR_NO_CUDA : RE_ERR_CUDA,
+                         std::string(what) + " failed: " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) +
+                             ")");
+}
+
+// Device allocation freed on scope exit.
+struct DeviceBuffer {
+    void* ptr = nullptr;
+    DeviceBuffer() = default;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    ~DeviceBuffer() {
+        if (ptr != nullptr) cudaFree(ptr);
+    }
+    Status alloc(size_t bytes, const char* what) { return cuda_status(cudaMalloc(&ptr, bytes > 0 ? bytes : 1), what); }
+};
+
+struct Stream {
+    cudaStream_t handle = nullptr;
+    Stream() = default;
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+    ~Stream() {
+        if (handle != nullptr) cudaStreamDestroy(handle);
+    }
+};
+
+Status select_device(int32_t device) {
+    int count = 0;
+    Status s = cuda_status(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
+    if (!s.ok()) return s;
+    if (device < 0 || device >= count) {
+        return Status::error(RE_ERR_NO_CUDA, "device " + std::to_string(device) + ": expected 0.." +
+                                                 std::to_string(count - 1) + " (" + std::to_string(count) +
+                                                 " CUDA devices)");
+    }
+    return cuda_status(cudaSetDevice(device), "cudaSetDevice");
+}
+
+Status run_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch, const re_geometry* geometry,
+                const re_output_spec* spec, void* out, int64_t out_bytes, int32_t device) {
+    ran_edge::CudaLaunch l{};
+    Status s = ran_edge::check_host_call(frame, height, width, pitch, geometry, spec, out, out_bytes, &l.regions);
+    if (!s.ok() || geometry->n == 0) return s;
+    s = select_device(device);
+    if (!s.ok()) return s;
+
+    const size_t frame_bytes = static_cast<size_t>(height) * width * 3;
+    const size_t face_bytes = static_cast<size_t>(geometry->n) * (geometry->kind == RE_GEOMETRY_BOXES ? 4 : 6) * 8;
+    const size_t result_bytes =
+        static_cast<size_t>(re_output_bytes(geometry->n, geometry->k, spec->size, spec->dtype));
+    Stream stream;
+    DeviceBuffer d_frame, d_faces, d_out;
+    s = cuda_status(cudaStreamCreateWithFlags(&stream.handle, cudaStreamNonBlocking), "cudaStreamCreate");
+    if (s.ok()) s = d_frame.alloc(frame_bytes, "cudaMalloc(frame)");
+    if (s.ok()) s = d_faces.alloc(face_bytes, "cudaMalloc(faces)");
+    if (s.ok()) s = d_out.alloc(result_bytes, "cudaMalloc(output)");
+    if (s.ok()) {
+        const size_t row_bytes = static_cast<size_t>(width) * 3;
+        s = cuda_status(cudaMemcpy2DAsync(d_frame.ptr, row_bytes, frame, static_cast<size_t>(pitch), row_bytes,
+                                          static_cast<size_t>(height), cudaMemcpyHostToDevice, stream.handle),
+                        "cudaMemcpy2DAsync(frame)");
+    }
+    if (s.ok()) {
+        s = cuda_status(
+            cudaMemcpyAsync(d_faces.ptr, geometry->faces, face_bytes, cudaMemcpyHostToDevice, stream.handle),
+            "cudaMemcpyAsync(faces)");
+    }
+    if (!s.ok()) return s;
+    l.frame = d_frame.ptr;
+    l.frame_type = ran_edge::FrameType::kUint8;
+    l.height = height;
+    l.width = width;
+    l.pitch = static_cast<int64_t>(width) * 3;
+    l.kind = geometry->kind;
+    l.n = geometry->n;
+    l.faces = d_faces.ptr;
+    l.faces_dtype = RE_DTYPE_FLOAT64;
+    l.spec = *spec;
+    l.out = d_out.ptr;
+    l.error_flag = nullptr;
+    s = ran_edge::launch_cuda(l, stream.handle);
+    if (s.ok()) {
+        s = cuda_status(cudaMemcpyAsync(out, d_out.ptr, result_bytes, cudaMemcpyDeviceToHost, stream.handle),
+                        "cudaMemcpyAsync(output)");
+    }
+    const Status sync = cuda_status(cudaStreamSynchronize(stream.handle), "cudaStreamSynchronize");
+    return s.ok() ? sync : s;
+}
+
+Status run_device(const uint8_t* d_frame, int32_t height, int32_t width, int64_t pitch, const re_geometry* geometry,
+                  const void* d_faces, int32_t faces_dtype, const re_output_spec* spec, void* d_out,
+                  int64_t out_bytes, void* stream, int32_t* d_error_flag) {
+    if (geometry == nullptr || spec == nullptr) {
+        return Status::error(RE_ERR_NULL_POINTER, "geometry/spec: got NULL, expected pointers to the structs");
+    }
+    ran_edge::CudaLaunch l{};
+    Status s = ran_edge::check_spec(*spec);
+    if (s.ok()) s = ran_edge::check_regions(*geometry, &l.regions);
+    if (s.ok()) s = ran_edge::check_output(geometry->n, geometry->k, *spec, out_bytes);
+    if (!s.ok() || geometry->n == 0) return s;
+    if (d_frame == nullptr || d_faces == nullptr || d_out == nullptr) {
+        return Status::error(RE_ERR_NULL_POINTER, "d_frame/d_faces/d_out: got NULL with n > 0, expected device "
+                                                  "pointers");
+    }
+    s = ran_edge::check_frame(height, width, pitch, 1);
+    if (!s.ok()) return s;
+    l.frame = d_frame;
+    l.frame_type = ran_edge::FrameType::kUint8;
+    l.height = height;
+    l.width = width;
+    l.pitch = pitch;
+    l.kind = geometry->kind;
+    l.n = geometry->n;
+    l.faces = d_faces;
+    l.faces_dtype = faces_dtype;
+    l.spec = *spec;
+    l.out = d_out;
+    l.error_flag = d_error_flag;
+    return ran_edge::launch_cuda(l, stream);
+}
+
+}  // namespace
+
+extern "C" {
+
+RE_API int32_t re_cuda_abi_version(void) { return RE_ABI_VERSION; }
+
+RE_API const char* re_cuda_last_error(void) { return g_last_error.c_str(); }
+
+RE_API int32_t re_cuda_device_count(void) {
+    int count = 0;
+    const Status s = cuda_status(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
+    g_last_error = s.message;
+    return s.ok() ? count : 0;
+}
+
+RE_API int32_t re_region_batch_cuda_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
+                                         const re_geometry* geometry, const re_output_spec* spec, void* out,
+                                         int64_t out_bytes, int32_t device) {
+    try {
+        return finish(run_host(frame, height, width, pitch, geometry, spec, out, out_bytes, device));
+    } catch (const std::exception& e) {
+        return finish(Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
+    }
+}
+
+RE_API int32_t re_region_batch_cuda_device(const uint8_t* d_frame, int32_t height, int32_t width, int64_t pitch,
+                                           const re_geometry* geometry, const void* d_faces, int32_t faces_dtype,
+                                           const re_output_spec* spec, void* d_out, int64_t out_bytes,
+                                           void* stream, int32_t* d_error_flag) {
+    try {
+        return finish(run_device(d_frame, height, width, pitch, geometry, d_faces, faces_dtype, spec, d_out,
+                                 out_bytes, stream, d_error_flag));
+    } catch (const std::exception& e) {
+        return finish(Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
+    }
+}
+
+}  // extern "C"

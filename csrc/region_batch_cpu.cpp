@@ -1,0 +1,236 @@
+// CPU reference of the fused region-batch kernel. The caller and pool threads (thread_pool.h) take chunks of whole
+// regions (of the N*K*S output rows) from a shared counter. Per region, the x taps of every output column are
+// computed once. Per output row, each of the two source rows it blends is converted to floats and interpolated
+// horizontally once, 3 channels per vector operation (a two-row cache, so upsampled regions reuse them); the
+// vertical blend and normalisation then run plane by plane over contiguous memory (vectorised). Every value is
+// computed with the operations of region_batch_math.h in the same order, so the result is bit-identical to a plain
+// per-pixel loop over those functions, whatever the number of threads.
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <new>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "cpu_vec.h"
+#include "region_batch_impl.h"
+#include "region_batch_math.h"
+#include "thread_pool.h"
+
+namespace ran_edge {
+namespace {
+
+constexpr int64_t kMinRowsPerChunk = 64;  // tiny regions are dealt several at a time
+constexpr int64_t kMaxThreads = 256;
+
+// Per-thread scratch, allocated before any thread starts (workers never allocate).
+struct Scratch {
+    std::vector<Tap> xtap, ytap;   // box faces: per output column / row of the current region (see prepare())
+    std::vector<AffineParts> col;  // affine faces: per output column of the current region
+    std::vector<float> px;         // one source row, x in [xlo, xhi], as floats (3 per pixel + 1 spare)
+    std::vector<float> rows[2];    // two horizontally interpolated source rows, 3 planes of S (+4 spare) floats
+    int32_t cached[2] = {-1, -1};  // source row held by rows[0] / rows[1]
+    int32_t xlo = 0, xhi = -1;     // source columns the current region reads
+
+    Scratch(int32_t s, int32_t width) : xtap(s), ytap(s), col(s), px(3 * static_cast<size_t>(width) + 4, 0.0f) {
+        rows[0].assign(3 * static_cast<size_t>(s) + 4, 0.0f);
+        rows[1].assign(3 * static_cast<size_t>(s) + 4, 0.0f);
+    }
+};
+
+template <typename OutT>
+class Worker {
+public:
+    Worker(const CpuRequest& rq, Scratch& scratch) : rq_(rq), sc_(scratch), s_(rq.spec.size) {
+        const bool swap = rq.spec.frame_order != rq.spec.out_order;
+        for (int c = 0; c < 3; ++c) src_c_[c] = swap ? 2 - c : c;  // output channel c reads source channel src_c_[c]
+    }
+
+    void run(int64_t row_begin, int64_t row_end) {
+        int64_t region = -1;
+        for (int64_t g = row_begin; g < row_end; ++g) {
+            const int64_t r = g / s_;
+            if (r != region) {
+                region = r;
+                prepare(r);
+            }
+            if (rq_.kind == RE_GEOMETRY_BOXES) {
+                box_out_row(r, static_cast<int32_t>(g % s_));
+            } else {
+                affine_out_row(r, static_cast<int32_t>(g % s_));
+            }
+        }
+    }
+
+private:
+    const double* region_box(int64_t r) const { return rq_.regions.box[r % rq_.regions.k]; }
+    const double* face(int64_t r) const {
+        const int64_t n = r / rq_.regions.k;
+        return rq_.faces + (rq_.kind == RE_GEOMETRY_BOXES ? 4 : 6) * n;
+    }
+    OutT* out_row(int64_t r, int c, int32_t j) const {
+        return static_cast<OutT*>(rq_.out) + ((r * 3 + c) * s_ + j) * static_cast<int64_t>(s_);
+    }
+    float value(float v, int c) const { return normalise(v, rq_.spec.scale, rq_.spec.mean[c], rq_.spec.std[c]); }
+
+    void prepare(int64_t r) {
+        const double* reg = region_box(r);
+        const double* f = face(r);
+        sc_.cached[0] = sc_.cached[1] = -1;  // x taps change
+        if (rq_.kind != RE_GEOMETRY_BOXES) {
+            for (int32_t i = 0; i < s_; ++i) sc_.col[i] = affine_col(f, axis_sample(reg[0], reg[2], i, s_));
+            return;
+        }
+        int32_t lo = rq_.width, hi = -1;
+        for (int32_t i = 0; i < s_; ++i) {
+            const Tap tx = box_axis_tap(f[0], f[2], reg[0], reg[2], i, s_, rq_.width);
+            sc_.xtap[i] = tx;
+            sc_.ytap[i] = box_axis_tap(f[1], f[3], reg[1], reg[3], i, s_, rq_.height);
+            if (tx.w0 != 0.0f || tx.w1 != 0.0f) {
+                lo = std::min(lo, tx.i0);
+                hi = std::max(hi, tx.i1);
+            }
+        }
+        sc_.xlo = hi < 0 ? 0 : lo;
+        sc_.xhi = hi;
+        // From here on, x taps hold offsets into px, 3 * (x - xlo); outside columns (zero weights) read offset 0
+        // (any finite value does).
+        for (int32_t i = 0; i < s_; ++i) {
+            Tap& t = sc_.xtap[i];
+            const bool inside = t.w0 != 0.0f || t.w1 != 0.0f;
+            t.i0 = inside ? 3 * (t.i0 - sc_.xlo) : 0;
+            t.i1 = inside ? 3 * (t.i1 - sc_.xlo) : 0;
+        }
+    }
+
+    int32_t find(int32_t y) const { return sc_.cached[0] == y ? 0 : (sc_.cached[1] == y ? 1 : -1); }
+
+    // Source row y to floats, the horizontal pass on pixel vectors (lane l = source channel l; lane 3 is the next
+    // value, unused), then split into the three planes of cache slot `slot` (plane l = source channel l).
+    void interpolate_row(int32_t slot, int32_t y) {
+        const uint8_t* src = rq_.frame + static_cast<int64_t>(y) * rq_.pitch + static_cast<int64_t>(sc_.xlo) * 3;
+        float* px = sc_.px.data();
+        const int32_t count = 3 * (sc_.xhi - sc_.xlo + 1);
+        if (y + 1 < rq_.height) {  // the next source row is usually needed next: start fetching it
+            for (int32_t x = 0; x < count; x += 64) __builtin_prefetch(src + rq_.pitch + x);
+        }
+        for (int32_t x = 0; x < count; ++x) px[x] = static_cast<float>(src[x]);
+        float* h = sc_.rows[slot].data();
+        const Tap* xt = sc_.xtap.data();
+        int32_t i = 0;
+        for (; i + 4 <= s_; i += 4) {  // 4 columns at a time, transposed into the 3 planes
+            V4 v[4];
+            for (int q = 0; q < 4; ++q) {
+                const Tap t = xt[i + q];
+                v[q] = lerp_pixels(load4(px + static_cast<uint32_t>(t.i0)), load4(px + static_cast<uint32_t>(t.i1)), t);
+            }
+            store_planes4(h + i, h + s_ + i, h + 2 * s_ + i, v);
+        }
+        for (; i < s_; ++i) {
+            const V4 v = lerp_pixels(load4(px + static_cast<uint32_t>(xt[i].i0)),
+                                     load4(px + static_cast<uint32_t>(xt[i].i1)), xt[i]);
+            h[i] = v[0];
+            h[s_ + i] = v[1];
+            h[2 * s_ + i] = v[2];
+        }
+        sc_.cached[slot] = y;
+    }
+
+    // Cache slots holding the horizontally interpolated source rows y0 and y1 (computed when missing).
+    void source_rows(int32_t y0, int32_t y1, const float** h0, const float** h1) {
+        int32_t s0 = find(y0);
+        if (s0 < 0) {
+            s0 = find(y1) == 0 ? 1 : 0;  // keep y1 if it is cached
+            interpolate_row(s0, y0);
+        }
+        int32_t s1 = find(y1);
+        if (s1 < 0) {
+            s1 = 1 - s0;
+            interpolate_row(s1, y1);
+        }
+        *h0 = sc_.rows[s0].data();
+        *h1 = sc_.rows[s1].data();
+    }
+
+    void box_out_row(int64_t r, int32_t j) {
+        const Tap ty = sc_.ytap[j];
+        if (ty.w0 == 0.0f && ty.w1 == 0.0f) {  // sample row outside the frame
+            for (int c = 0; c < 3; ++c) fill_row(out_row(r, c, j), value(0.0f, c), s_);
+            return;
+        }
+        const float* h0 = nullptr;
+        const float* h1 = nullptr;
+        source_rows(ty.i0, ty.i1, &h0, &h1);
+        const re_output_spec& p = rq_.spec;
+        for (int c = 0; c < 3; ++c) {
+            const int32_t plane = src_c_[c] * s_;
+            blend_row(h0 + plane, h1 + plane, ty, p.scale, p.mean[c], p.std[c], out_row(r, c, j), s_);
+        }
+    }
+
+    void affine_out_row(int64_t r, int32_t j) {
+        const double* reg = region_box(r);
+        const AffineParts rp = ran_edge::affine_row(face(r), axis_sample(reg[1], reg[3], j, s_));
+        OutT* o[3] = {out_row(r, 0, j), out_row(r, 1, j), out_row(r, 2, j)};
+        for (int32_t i = 0; i < s_; ++i) {
+            const Tap tx = make_tap(sc_.col[i].x + rp.x, rq_.width);
+            const Tap ty = make_tap(sc_.col[i].y + rp.y, rq_.height);
+            const uint8_t* row0 = rq_.frame + static_cast<int64_t>(ty.i0) * rq_.pitch;
+            const uint8_t* row1 = rq_.frame + static_cast<int64_t>(ty.i1) * rq_.pitch;
+            for (int c = 0; c < 3; ++c) {
+                const float v = lerp_col(lerp_row(row0, tx, src_c_[c]), lerp_row(row1, tx, src_c_[c]), ty);
+                store_value(o[c], i, value(v, c));
+            }
+        }
+    }
+
+    const CpuRequest& rq_;
+    Scratch& sc_;
+    int32_t s_;
+    int src_c_[3];
+};
+
+template <typename OutT>
+Status run_typed(const CpuRequest& rq, int32_t num_threads) {
+    const int64_t total_rows = static_cast<int64_t>(rq.n) * rq.regions.k * rq.spec.size;
+    if (total_rows == 0) {
+        return Status{};
+    }
+    // Work is dealt in chunks of whole regions from a shared counter to the caller and the pool threads that wake
+    // up in time (thread_pool.h), so a thread the OS delays (other processes on the same cores) holds nothing back.
+    const int64_t chunk = rq.spec.size * ((kMinRowsPerChunk + rq.spec.size - 1) / rq.spec.size);
+    int64_t threads = num_threads > 0 ? num_threads : std::max(1u, std::thread::hardware_concurrency());
+    threads = std::max<int64_t>(1, std::min({threads, kMaxThreads, (total_rows + chunk - 1) / chunk}));
+    try {
+        std::vector<Scratch> scratch;
+        scratch.reserve(static_cast<size_t>(threads));
+        for (int64_t t = 0; t < threads; ++t) scratch.emplace_back(rq.spec.size, rq.width);
+        std::atomic<int64_t> next{0};
+        const std::function<void(int)> work = [&rq, &scratch, &next, chunk, total_rows](int t) {
+            Worker<OutT> worker(rq, scratch[static_cast<size_t>(t)]);
+            for (int64_t begin = next.fetch_add(chunk); begin < total_rows; begin = next.fetch_add(chunk)) {
+                worker.run(begin, std::min(begin + chunk, total_rows));
+            }
+        };
+        try {
+            ThreadPool::instance().run(static_cast<int>(threads - 1), work);
+        } catch (const std::system_error& e) {
+            return Status::error(RE_ERR_INTERNAL, std::string("could not start a worker thread: ") + e.what());
+        }
+        return Status{};
+    } catch (const std::bad_alloc&) {
+        return Status::error(RE_ERR_INTERNAL, "out of host memory for the per-thread scratch buffers");
+    }
+}
+
+}  // namespace
+
+Status run_cpu(const CpuRequest& request, int32_t num_threads) {
+    if (request.spec.dtype == RE_DTYPE_FLOAT16) {
+        return run_typed<uint16_t>(request, num_threads);
+    }
+    return run_typed<float>(request, num_threads);
+}
+
+}  // namespace ran_edge

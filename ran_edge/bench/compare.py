@@ -1,0 +1,128 @@
+"""``ran-edge bench --compare OLD.json NEW.json``: a diff table and a CI verdict.
+
+Speed rows are matched by (artifact file name, backend, path, precision, batch) and compared on the
+per-face p50 latency; a row regresses when NEW > OLD × (1 + max_regression). Accuracy rows are matched by
+(artifact, backend, path, precision, suite) and regress when NEW < OLD − max_accuracy_drop. Rows present
+in only one file are listed, not judged. Exit status: 0 no regression, 3 regression (1 stays "user error").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ran_edge.bench.schema import check_version
+from ran_edge.errors import RanEdgeError
+
+EXIT_REGRESSION = 3
+
+
+def parse_fraction(text: str | float) -> float:
+    """``"5%"`` → 0.05, ``"0.05"`` → 0.05; must be in [0, 10]."""
+    s = str(text).strip()
+    try:
+        value = float(s[:-1]) / 100.0 if s.endswith("%") else float(s)
+    except ValueError:
+        raise RanEdgeError(f"threshold: got {text!r}, expected a fraction like 5% or 0.05") from None
+    if not 0.0 <= value <= 10.0:
+        raise RanEdgeError(f"threshold: got {text!r}, expected between 0% and 1000%")
+    return value
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read and version-check a bench.json."""
+    p = Path(path)
+    if not p.is_file():
+        raise RanEdgeError(f"bench report not found: {p}")
+    try:
+        doc = json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RanEdgeError(f"{p}: unreadable bench JSON ({exc})") from exc
+    check_version(doc, str(p))
+    return doc
+
+
+def _model_keys(doc: Mapping[str, Any]) -> dict[str, tuple]:
+    return {m["id"]: (Path(str(m["artifact"])).name, m["backend"], m["path"], m["precision"]) for m in doc["models"]}
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One compared measurement."""
+
+    kind: str  # speed | accuracy
+    key: str
+    old: float | None
+    new: float | None
+    change: float | None  # relative for speed, absolute for accuracy
+    regressed: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rows: tuple[DiffRow, ...]
+    only_old: tuple[str, ...]
+    only_new: tuple[str, ...]
+
+    @property
+    def regressed(self) -> bool:
+        return any(r.regressed for r in self.rows)
+
+
+def _index(doc: Mapping[str, Any], section: str, extra: str) -> dict[str, Mapping[str, Any]]:
+    keys = _model_keys(doc)
+    out = {}
+    for rec in doc[section]:
+        if rec.get("status") != "ok" or rec["model"] not in keys:
+            continue
+        name, backend, path, precision = keys[rec["model"]]
+        out[f"{name} [{backend}, {path}, {precision}] {extra}={rec[extra]}"] = rec
+    return out
+
+
+def compare_reports(old: Mapping[str, Any], new: Mapping[str, Any], max_regression: float = 0.05,
+                    max_accuracy_drop: float = 0.01) -> Comparison:
+    """Compare two bench reports (see the module docstring for the rules)."""
+    rows: list[DiffRow] = []
+    only_old: list[str] = []
+    only_new: list[str] = []
+    for section, extra in (("speed", "batch"), ("accuracy", "suite")):
+        a, b = _index(old, section, extra), _index(new, section, extra)
+        only_old += [k for k in a if k not in b]
+        only_new += [k for k in b if k not in a]
+        for key in (k for k in a if k in b):
+            if section == "speed":
+                o, n = a[key]["latency_face_ms"]["p50"], b[key]["latency_face_ms"]["p50"]
+                change = (n - o) / o if o else None
+                rows.append(DiffRow("speed", key, o, n, change, change is not None and change > max_regression))
+            else:
+                o, n = a[key]["accuracy"], b[key]["accuracy"]
+                change = None if o is None or n is None else n - o
+                rows.append(DiffRow("accuracy", key, o, n, change, change is not None and change < -max_accuracy_drop))
+    return Comparison(tuple(rows), tuple(only_old), tuple(only_new))
+
+
+def format_comparison(c: Comparison, max_regression: float, max_accuracy_drop: float) -> str:
+    """A Markdown table of the comparison, then the verdict line."""
+    lines = ["| kind | configuration | old | new | change | verdict |", "|---|---|---:|---:|---:|---|"]
+    for r in c.rows:
+        if r.kind == "speed":
+            change = "n/a" if r.change is None else f"{r.change * 100:+.1f}%"
+            old, new = f"{r.old:.3f} ms", f"{r.new:.3f} ms"
+        else:
+            change = "n/a" if r.change is None else f"{r.change * 100:+.2f} pp"
+            old = "n/a" if r.old is None else f"{r.old * 100:.2f}%"
+            new = "n/a" if r.new is None else f"{r.new * 100:.2f}%"
+        lines.append(f"| {r.kind} | {r.key} | {old} | {new} | {change} | {'REGRESSION' if r.regressed else 'ok'} |")
+    for k in c.only_old:
+        lines.append(f"| - | {k} | present | missing | | not compared |")
+    for k in c.only_new:
+        lines.append(f"| - | {k} | missing | present | | not compared |")
+    n_bad = sum(r.regressed for r in c.rows)
+    verdict = (f"{n_bad} regression(s) past the thresholds (latency +{max_regression * 100:.1f}%, accuracy "
+               f"-{max_accuracy_drop * 100:.2f} pp)" if n_bad else
+               f"no regression (latency threshold +{max_regression * 100:.1f}%, accuracy -{max_accuracy_drop * 100:.2f} pp; "
+               f"{len(c.rows)} rows compared)")
+    return "\n".join(lines + ["", verdict])

@@ -1,0 +1,204 @@
+"""What gets benchmarked: an artifact × backend × region path, resolved up front, loaded lazily.
+
+:func:`plan_subjects` checks every artifact before anything runs (exists, is a RAN model, backend
+installed, batches within an engine's profile) and raises a one-line :class:`RanEdgeError` otherwise.
+:meth:`SubjectSpec.load` (in :mod:`ran_edge.bench.loaders`) then makes a :class:`Subject`; a failure there is
+recorded for that configuration and the others still run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ran_edge._lazy import is_available
+from ran_edge.bench.config import RANDOM_ARTIFACTS, Backend, BenchConfig, RegionPath
+from ran_edge.errors import RanEdgeError
+
+#: artifact kind → backends that run it natively (first = ``auto``).
+NATIVE = {"checkpoint": (Backend.TORCH,), "random": (Backend.TORCH,), "onnx": (Backend.ONNXRUNTIME, Backend.TRT),
+          "torchscript": (Backend.TORCHSCRIPT,), "engine": (Backend.TRT,)}
+#: backends a checkpoint can reach by exporting itself first.
+VIA_EXPORT = (Backend.TORCHSCRIPT, Backend.ONNXRUNTIME)
+#: package that must import for each backend.
+BACKEND_PACKAGE = {Backend.TORCH: "torch", Backend.TORCHSCRIPT: "torch", Backend.ONNXRUNTIME: "onnxruntime",
+                   Backend.TRT: "tensorrt"}
+_SUFFIX_KIND = {".onnx": "onnx", ".ts": "torchscript", ".torchscript": "torchscript", ".engine": "engine",
+                ".plan": "engine", ".trt": "engine", ".pt": "checkpoint", ".pth": "checkpoint", ".tar": "checkpoint"}
+
+
+def artifact_kind(artifact: str) -> str:
+    """``onnx``, ``torchscript``, ``engine``, ``checkpoint`` or ``random``; unknown suffix → RanEdgeError."""
+    if artifact in RANDOM_ARTIFACTS:
+        return "random"
+    if artifact.startswith("random:"):
+        raise RanEdgeError(f"unknown pseudo-artifact {artifact!r}; expected one of {', '.join(RANDOM_ARTIFACTS)}")
+    suffix = Path(artifact).suffix.lower()
+    if suffix not in _SUFFIX_KIND:
+        raise RanEdgeError(f"{artifact}: unknown artifact type {suffix or '(no suffix)'!r}; expected .onnx, .ts, .engine "
+                           "or a .pt checkpoint")
+    return _SUFFIX_KIND[suffix]
+
+
+def path_of_meta(meta: Any) -> RegionPath:
+    """The region path an exported artifact implements, from its sidecar."""
+    if str(getattr(meta, "extra", {}).get("structure", "")) == RegionPath.PER_REGION.value:
+        return RegionPath.PER_REGION
+    kind = getattr(meta.input_kind, "value", meta.input_kind)
+    return RegionPath.FUSED if kind == "regions" else RegionPath.REGION_BATCH
+
+
+@dataclass(frozen=True)
+class SubjectSpec:
+    """A configuration to load: artifact, its kind, backend and region path."""
+
+    artifact: str
+    kind: str
+    backend: Backend
+    path: RegionPath
+    meta: Any = None  # ArtifactMeta for file artifacts
+
+    @property
+    def label(self) -> str:
+        name = Path(self.artifact).name if self.kind != "random" else self.artifact
+        return f"{name} [{self.backend.value}, {self.path.value}]"
+
+
+@dataclass
+class Subject:
+    """A loaded, runnable configuration: ``run(x) -> (logits, region_weights)`` on the model input ``x``.
+
+    ``prepare(frame, boxes)`` makes ``x`` from a uint8 BGR frame and face boxes (crop + resize for a
+    ``faces`` input, the region batch for a ``regions`` input).
+    """
+
+    spec: SubjectSpec
+    precision: str
+    input_kind: str
+    class_names: tuple[str, ...]
+    preset: Any
+    preprocess: Any
+    run_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    load_ms: float
+    sync_fn: Callable[[], None] = lambda: None
+    breakdown_fn: Callable[[], Mapping[str, float] | None] = lambda: None
+    close_fn: Callable[[], None] = lambda: None
+    flops_per_face: float | None = None
+    flops_source: str | None = None
+    reference_hint: str | None = None  # FP32 source named by the sidecar
+    max_batch: int | None = None
+    trained: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.run_fn(x)
+
+    def sync(self) -> None:
+        self.sync_fn()
+
+    def last_breakdown(self) -> Mapping[str, float] | None:
+        return self.breakdown_fn()
+
+    def close(self) -> None:
+        self.close_fn()
+
+    def prepare(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Model input from a frame and face boxes, by the one preprocessing (or the fused kernel)."""
+        from ran_edge.bench.frames import prepare_input
+
+        return prepare_input(self.input_kind, frame, boxes, self.preset, self.preprocess)
+
+    def predict_faces(self, faces: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and region weights for aligned faces (each face is its own frame, box = whole face)."""
+        from ran_edge.bench.frames import faces_input
+
+        return self.run(faces_input(self.input_kind, faces, self.preset, self.preprocess))
+
+
+def _check_backend_installed(backend: Backend, artifact: str) -> None:
+    pkg = BACKEND_PACKAGE[backend]
+    if not is_available(pkg):
+        extra = {"torch": "export", "onnxruntime": "quantize", "tensorrt": "trt"}[pkg]
+        raise RanEdgeError(f"backend {backend.value} for {artifact}: '{pkg}' is not installed; "
+                           f"install it with: pip install 'ran-edge[{extra}]'")
+
+
+def _installed(backends: tuple[Backend, ...]) -> list[Backend]:
+    return [b for b in backends if is_available(BACKEND_PACKAGE[b])]
+
+
+def _wanted(cfg: BenchConfig, kind: str) -> list[Backend]:
+    """Explicit backends asked for; ``all`` expands to the installed ones that can run ``kind``."""
+    if Backend.ALL in cfg.backends:
+        reach = (Backend.TORCH,) + VIA_EXPORT if kind in ("checkpoint", "random") else NATIVE[kind]
+        if kind == "onnx":
+            reach = (Backend.ONNXRUNTIME,)  # TensorRT needs an engine built first
+        return _installed(reach)
+    return [b for b in cfg.backends if b is not Backend.AUTO]
+
+
+def _file_specs(artifact: str, kind: str, cfg: BenchConfig) -> list[SubjectSpec]:
+    from ran_edge.artifact import read_sidecar
+
+    if not Path(artifact).is_file():
+        raise RanEdgeError(f"artifact not found: {artifact}")
+    meta = read_sidecar(artifact)  # not a RAN artifact → one-line error
+    own = path_of_meta(meta)
+    wanted = _wanted(cfg, kind)
+    backends = [b for b in wanted if b in NATIVE[kind]] if wanted else [NATIVE[kind][0]]
+    if not backends:
+        raise RanEdgeError(f"{artifact}: no requested backend can run a {kind} file "
+                           f"(got {[b.value for b in wanted]}, expected one of {[b.value for b in NATIVE[kind]]})")
+    for b in backends:
+        _check_backend_installed(b, artifact)
+        if b is Backend.TRT and kind == "onnx":
+            raise RanEdgeError(f"{artifact}: TensorRT runs engines; build one with 'ran-edge build-engine {artifact}' "
+                               "and bench the .engine")
+    if cfg.paths is not None and own not in cfg.paths:
+        raise RanEdgeError(f"{artifact}: it implements the {own.value} path, not {[p.value for p in cfg.paths]}; "
+                           "bench the checkpoint to compare paths, or drop --paths")
+    return [SubjectSpec(artifact, kind, b, own, meta) for b in backends]
+
+
+def _model_specs(artifact: str, kind: str, cfg: BenchConfig) -> list[SubjectSpec]:
+    if kind == "checkpoint" and not Path(artifact).is_file():
+        raise RanEdgeError(f"artifact not found: {artifact}")
+    wanted = _wanted(cfg, kind) or [Backend.TORCH]
+    usable = [b for b in wanted if b is Backend.TORCH or b in VIA_EXPORT]
+    if not usable:
+        raise RanEdgeError(f"{artifact}: a checkpoint runs with torch, torchscript or onnxruntime; got "
+                           f"{[b.value for b in wanted]} (for TensorRT build an engine with 'ran-edge build-engine')")
+    for b in usable:
+        _check_backend_installed(b, artifact)
+    _check_backend_installed(Backend.TORCH, artifact)
+    paths = cfg.paths or (RegionPath.PER_REGION, RegionPath.REGION_BATCH, RegionPath.FUSED)
+    return [SubjectSpec(artifact, kind, b, p) for b in usable for p in paths]
+
+
+def plan_subjects(cfg: BenchConfig) -> list[SubjectSpec]:
+    """Every configuration of the run, validated (see the module docstring).
+
+    The backends' packages are imported here, so a model's ``load_ms`` (cold start) measures loading the
+    model, not importing Python packages.
+    """
+    specs: list[SubjectSpec] = []
+    for artifact in cfg.artifacts:
+        kind = artifact_kind(artifact)
+        specs += _file_specs(artifact, kind, cfg) if kind in ("onnx", "torchscript", "engine") else _model_specs(artifact, kind, cfg)
+    from ran_edge._lazy import require
+
+    for pkg in dict.fromkeys(BACKEND_PACKAGE[s.backend] for s in specs):
+        require(pkg, "bench")
+    if any(s.kind in ("checkpoint", "random") for s in specs):
+        require("ran_edge.model.checkpoint", "bench")
+    return specs
+
+
+def check_batches(subject: Subject, batches: tuple[int, ...]) -> None:
+    """A batch above an engine's optimisation profile is a user error (one line)."""
+    if subject.max_batch is not None and max(batches) > subject.max_batch:
+        raise RanEdgeError(f"{subject.spec.artifact}: batch {max(batches)} is above the engine's profile (max "
+                           f"{subject.max_batch}); rebuild with a larger --max-batch or bench --batch up to {subject.max_batch}")

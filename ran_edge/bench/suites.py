@@ -1,0 +1,138 @@
+"""Accuracy suites of a bench: synthetic clean/occlusion/pose splits, or a dataset's test split plus the
+official challenge lists (:mod:`ran_edge.bench.challenge`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ran_edge.bench.challenge import ChallengeSource, find_official_list, parse_challenge_list, sample_key, sample_metas
+from ran_edge.data.dataset import FaceDataset, FaceSample, dataset_labels
+from ran_edge.errors import RanEdgeError
+
+
+class SubsetDataset:
+    """``indices`` of ``base``, optionally with replacement labels (the challenge list's)."""
+
+    def __init__(self, base: FaceDataset, indices: Sequence[int], labels: Sequence[int] | None = None):
+        self.base = base
+        self.indices = [int(i) for i in indices]
+        self._labels = None if labels is None else [int(v) for v in labels]
+        self.class_names = tuple(base.class_names)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> FaceSample:
+        s = self.base[self.indices[index]]
+        return s if self._labels is None else FaceSample(s.image, self._labels[index], s.meta)
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self._labels is not None:
+            return np.asarray(self._labels, np.int64)
+        return dataset_labels(self.base)[self.indices]
+
+
+@dataclass
+class Suite:
+    """One accuracy suite: its faces and where they came from (source, drops, matches)."""
+
+    name: str
+    dataset: FaceDataset | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return 0 if self.dataset is None else len(self.dataset)
+
+
+def _cap(ds: FaceDataset, max_faces: int | None) -> FaceDataset:
+    if max_faces is None or len(ds) <= max_faces:
+        return ds
+    return SubsetDataset(ds, range(max_faces))
+
+
+def _synthetic_suites(data: str, names: Sequence[str], seed: int, max_faces: int | None) -> list[Suite]:
+    from ran_edge.data.spec import open_dataset
+    from ran_edge.demo import pose_subset
+
+    out, pose = [], None
+    for name in names:
+        if name in ("clean", "occlusion"):
+            ds = open_dataset(data, "test", seed=seed, suite=name)
+            desc = f"synthetic test split, {name} suite"
+        else:
+            pose = pose if pose is not None else open_dataset(data, "test", seed=seed, suite="pose")
+            angle = 30.0 if name == "pose30" else 45.0
+            ds = pose_subset(pose, angle)
+            desc = f"synthetic pose suite, max(|yaw|,|pitch|) > {angle:.0f} deg ({len(ds)} of {len(pose)})"
+        out.append(Suite(name, _cap(ds, max_faces), {"source": desc, "available": len(ds)}))
+    return out
+
+
+def match_challenge_list(ds: FaceDataset, list_path: Path, label_path: Path | None, source: ChallengeSource,
+                         name: str) -> Suite:
+    """The samples of ``ds`` named by an official list, labelled with the list's labels."""
+    clist = parse_challenge_list(list_path, source, label_path)
+    index = {}
+    for i, meta in enumerate(sample_metas(ds)):
+        key = sample_key(source, meta)
+        if key is not None:
+            index.setdefault(key, i)
+    picked, labels, missing, mismatched = [], [], [], 0
+    local = dataset_labels(ds)
+    for e in clist.entries:
+        i = index.get(e.key)
+        if i is None:
+            missing.append(e.key)
+            continue
+        picked.append(i)
+        labels.append(e.label)
+        mismatched += int(local[i] != e.label)
+    info = {"source": f"official list {list_path.name}", "list": clist.to_dict(), "matched": len(picked),
+            "not_found_locally": len(missing), "not_found_examples": missing[:5],
+            "label_differs_from_local": mismatched, "available": len(picked)}
+    return Suite(name, SubsetDataset(ds, picked, labels), info)
+
+
+def load_suites(data: str, names: Sequence[str], *, lists_dir: str | Path | None = None, seed: int = 0,
+                max_faces: int | None = None, log: Callable[[str], None] = print) -> list[Suite]:
+    """Open the accuracy suites ``names`` for the ``--data`` spec.
+
+    Synthetic data has all four suites. A real dataset has ``clean`` (its test split) and, with
+    ``lists_dir``, the official occlusion/pose lists matched to it; a suite that cannot be made is
+    returned with ``dataset=None`` and the reason in ``info["skipped"]``.
+    """
+    from ran_edge.data.spec import open_dataset, parse_data_spec
+
+    spec = parse_data_spec(data)
+    if spec.kind == "synthetic":
+        return _synthetic_suites(data, names, seed, max_faces)
+    test = open_dataset(spec, "test", seed=seed)
+    out = []
+    for name in names:
+        if name == "clean":
+            out.append(Suite(name, _cap(test, max_faces), {"source": f"{spec.kind} test split", "available": len(test)}))
+            continue
+        try:
+            source = ChallengeSource(spec.kind)
+        except ValueError:
+            out.append(Suite(name, None, {"skipped": f"no official {name} list for {spec.kind} data"}))
+            continue
+        if lists_dir is None:
+            out.append(Suite(name, None, {"skipped": "pass --lists DIR (the authors' challenge lists) for this suite"}))
+            continue
+        list_path, label_path = find_official_list(lists_dir, source, name)
+        suite = match_challenge_list(test, list_path, label_path, source, name)
+        dropped = len(suite.info["list"]["dropped"])
+        log(f"[bench] {name}: {suite.info['matched']} faces from {list_path.name} ({dropped} duplicate lines dropped, "
+            f"{suite.info['not_found_locally']} not found locally)")
+        suite.dataset = _cap(suite.dataset, max_faces) if suite.dataset is not None else None
+        out.append(suite)
+    if not out:
+        raise RanEdgeError("no accuracy suite selected")
+    return out

@@ -1,0 +1,89 @@
+"""ran-edge bench: latency, throughput, memory, power and accuracy of artifacts; or compare two reports."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "benchmark artifacts (speed, memory, accuracy vs labels and vs the FP32 reference) or compare two reports"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("artifacts", nargs="*", metavar="ARTIFACT",
+                   help=".onnx / .ts / .engine (with their .json sidecar), a .pt checkpoint, or random:full "
+                        "(random-init full-size RAN: ResNet-18, 224, 6 regions; latency only)")
+    p.add_argument("--backend", default="auto",
+                   help="comma list of auto, all, trt, onnxruntime, torchscript, torch; a checkpoint is exported for "
+                        "torchscript/onnxruntime so peers run in one bench; 'all' = every installed runner (default auto)")
+    p.add_argument("--batch", default="1,2,4,8,16", help="comma list of batch sizes (default 1,2,4,8,16)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed iterations per configuration (default 5)")
+    timing = p.add_mutually_exclusive_group()
+    timing.add_argument("--iters", type=int, default=None, help="timed iterations per configuration (default 50)")
+    timing.add_argument("--seconds", type=float, default=None, help="time each configuration for this long instead")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime / torch")
+    p.add_argument("--data", default="synthetic", help="dataset for accuracy: synthetic[:opts] or a --data spec")
+    p.add_argument("--suites", default="clean,occlusion,pose30,pose45",
+                   help="accuracy suites (default all four; 'none' to skip accuracy)")
+    p.add_argument("--lists", default=None, metavar="DIR",
+                   help="folder with the official challenge lists (Challenge-condition-FER-dataset checkout), "
+                        "for occlusion/pose suites of rafdb/ferplus/affectnet data")
+    p.add_argument("--max-faces", type=int, default=None, help="cap faces per accuracy suite")
+    p.add_argument("--reference", default=None, metavar="ARTIFACT",
+                   help="compare predictions against this artifact (default: the FP32 source named in the sidecar)")
+    p.add_argument("--paths", default=None, help="region paths: per-region,region-batch,fused (checkpoints: default all)")
+    p.add_argument("--measure", default="all", choices=["all", "speed", "accuracy"])
+    p.add_argument("--schedule", default="interleaved", choices=["interleaved", "sequential"],
+                   help="interleaved: configurations take turns each round (fair ratios on a busy machine); "
+                        "sequential: one at a time (per-configuration power/energy)")
+    p.add_argument("--device", type=int, default=0, help="GPU index (TensorRT, ONNX Runtime CUDA)")
+    p.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"], help="device for checkpoints run by torch")
+    from ran_edge.cli.common import add_trust_flag
+
+    add_trust_flag(p)
+    p.add_argument("--out", default="bench-out", help="report folder (bench.json, bench.md, PNGs)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--compare", nargs=2, metavar=("OLD.json", "NEW.json"), default=None,
+                   help="print a diff table of two bench.json files; exit 3 past a regression threshold")
+    p.add_argument("--max-regression", default="5%", help="allowed per-face p50 latency increase for --compare (default 5%%)")
+    p.add_argument("--max-accuracy-drop", default="1%", help="allowed accuracy drop, absolute, for --compare (default 1%%)")
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from ran_edge.bench.compare import (EXIT_REGRESSION, compare_reports, format_comparison, load_report,
+                                        parse_fraction)
+
+    max_reg, max_drop = parse_fraction(args.max_regression), parse_fraction(args.max_accuracy_drop)
+    old, new = (load_report(p) for p in args.compare)
+    result = compare_reports(old, new, max_reg, max_drop)
+    print(format_comparison(result, max_reg, max_drop))
+    return EXIT_REGRESSION if result.regressed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from ran_edge.errors import RanEdgeError
+
+    if args.compare:
+        if args.artifacts:
+            raise RanEdgeError("--compare takes two bench.json files and no artifacts")
+        return _compare(args)
+    from ran_edge.bench.config import BenchConfig
+    from ran_edge.bench.run import run_bench
+
+    if not args.artifacts:
+        raise RanEdgeError("no artifact given; expected one or more .onnx/.ts/.engine/.pt files or random:full")
+    suites = () if args.suites.strip() == "none" else args.suites
+    cfg = BenchConfig(artifacts=tuple(args.artifacts), out=Path(args.out), backends=args.backend, batches=args.batch,
+                      warmup=args.warmup, iters=None if args.seconds else (args.iters or 50), seconds=args.seconds,
+                      threads=args.threads, data=args.data, suites=suites,
+                      lists_dir=Path(args.lists) if args.lists else None, reference=args.reference,
+                      paths=args.paths, measure=args.measure, schedule=args.schedule, max_faces=args.max_faces, plots=not args.no_plots,
+                      progress=not args.no_progress, device=args.device, torch_device=args.torch_device,
+                      trust_checkpoint=args.trust_checkpoint,
+                      argv=tuple(["ran-edge"] + sys.argv[1:]))
+    result = run_bench(cfg)
+    failed = sum(r["status"] == "error" for r in result.doc["speed"] + result.doc["accuracy"])
+    print(f"bench report: {result.md_path}" + (f" ({failed} configuration(s) failed, see the table)" if failed else ""))
+    return 0

@@ -1,0 +1,58 @@
+"""ran-edge export: checkpoint → ONNX (simplified, checked) or TorchScript, with a metadata sidecar."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "export a checkpoint to ONNX or TorchScript (named I/O, dynamic batch, simplified, checked, sidecar JSON)"
+
+
+def _batch(text: str) -> int | None:
+    if text == "dynamic":
+        return None
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"got {text!r}, expected 'dynamic' or a positive integer")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ran_edge.cli.common import add_trust_flag
+
+    p.add_argument("checkpoint", help="ran-edge checkpoint (.pt)")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--input", choices=["faces", "regions"], default="faces",
+                   help="faces: aligned faces [N,3,S,S], regions cropped in graph; regions: region batch [N*K,3,R,R] (fused kernel)")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17: the highest TensorRT 8.6 reads)")
+    p.add_argument("--batch", type=_batch, default=None, metavar="dynamic|N", help="batch axis (default dynamic)")
+    p.add_argument("--out", required=True, help="output file (.onnx or .ts); the sidecar goes to OUT.json")
+    p.add_argument("--no-simplify", action="store_true", help="skip onnx-simplifier")
+    p.add_argument("--check-fp16", action="store_true",
+                   help="also run the FP16 range analysis, record flagged layers in the sidecar and write OUT with .fp16.onnx")
+    p.add_argument("--fp16-data", default="synthetic", help="data for the FP16 analysis: synthetic or a folder of faces")
+    p.add_argument("--fp16-num", type=int, default=64, help="faces for the FP16 analysis (default 64)")
+    add_trust_flag(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ran_edge._lazy import require
+
+    require("torch", "export")
+    from ran_edge.artifact import InputKind
+    from ran_edge.errors import RanEdgeError
+    from ran_edge.export import DEFAULT_OPSET, export_onnx, export_torchscript
+    from ran_edge.model.checkpoint import load_checkpoint
+
+    if args.format == "torchscript" and (args.opset is not None or args.batch is not None or args.check_fp16):
+        raise RanEdgeError("--opset, --batch and --check-fp16 apply to --format onnx only; TorchScript is traced with a dynamic batch")
+    model, _ = load_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
+    kind = InputKind(args.input)
+    if args.format == "torchscript":
+        export_torchscript(model, args.out, input_kind=kind, checkpoint_path=args.checkpoint)
+        return 0
+    result = export_onnx(model, args.out, input_kind=kind, opset=args.opset or DEFAULT_OPSET, batch=args.batch,
+                         simplify=not args.no_simplify, checkpoint_path=args.checkpoint)
+    if args.check_fp16:
+        from ran_edge.export.fp16 import analyse_and_convert
+
+        analyse_and_convert(result.path, data=args.fp16_data, num=args.fp16_num)
+    return 0

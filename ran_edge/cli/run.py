@@ -1,0 +1,76 @@
+"""ran-edge run: expression recognition on a video, camera, image folder or stream."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "run a model on video: detect, track and classify faces; write an annotated video and JSONL events"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", metavar="SOURCE",
+                   help="video file, image folder, camera index (0), stream URL (rtsp://...) or GStreamer pipeline")
+    p.add_argument("--model", required=True, metavar="ARTIFACT", help="model artifact (.onnx, .engine, .ts) with its .json")
+    p.add_argument("--backend", choices=("ort", "trt", "torchscript"), default=None,
+                   help="runtime backend (default from the artifact's suffix)")
+    p.add_argument("--detector", default="haar", metavar="NAME[:PATH]",
+                   help="haar (default, real faces, offline) | haar:CASCADE.xml | hog (synthetic faces) | "
+                        "yunet:MODEL.onnx | oracle:TRUTH.json (evaluation only)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N", help="detect on every N-th frame, track in between")
+    p.add_argument("--smooth", default="ema:0.6", metavar="SPEC", help="ema:DECAY | window:N | none (default ema:0.6)")
+    p.add_argument("--max-faces", type=int, default=0, metavar="N", help="classify at most N faces per frame (0 = all)")
+    p.add_argument("--max-age", type=int, default=15, metavar="N", help="frames a track survives without detection (default 15)")
+    p.add_argument("--kernel-device", default="cpu", help="device of the fused region-batch kernel: cpu | cuda[:N]")
+    p.add_argument("--out", type=Path, default=None, metavar="VIDEO", help="annotated video (.mp4 mp4v, .avi MJPG)")
+    p.add_argument("--jsonl", type=Path, default=None, metavar="FILE", help="one JSON line of results per frame")
+    p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs OpenCV with GUI)")
+    p.add_argument("--max-frames", type=int, default=0, metavar="N", help="stop after N frames (0 = whole source)")
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of an image folder (default 25)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ran_edge.errors import RanEdgeError
+    from ran_edge.video.detect import make_detector
+    from ran_edge.video.pipeline import Pipeline, PipelineConfig
+    from ran_edge.video.runner import RunOutputs, run_video
+    from ran_edge.video.smooth import SmoothConfig, Smoother
+    from ran_edge.video.source import open_source
+    from ran_edge.video.track import IouTracker, TrackerConfig
+
+    config = PipelineConfig(detect_every=args.detect_every, max_faces=args.max_faces, kernel_device=args.kernel_device)
+    smoother = Smoother(SmoothConfig.parse(args.smooth))
+    tracker = IouTracker(TrackerConfig(max_age=args.max_age))
+    if args.max_frames < 0:
+        raise RanEdgeError(f"--max-frames must be >= 0, got {args.max_frames}")
+    if not Path(args.model).is_file():
+        raise RanEdgeError(f"--model {args.model}: artifact not found; expected an .onnx/.engine/.ts file made by "
+                           "'ran-edge export' or 'ran-edge build-engine'")
+    source = open_source(args.source, fps=args.fps)
+    try:
+        detector = make_detector(args.detector)
+        from ran_edge.runtime import load
+
+        classifier = load(args.model, backend=args.backend)
+    except BaseException:
+        source.close()
+        raise
+    with classifier:
+        pipe = Pipeline(classifier, detector, tracker, smoother, config)
+        outputs = RunOutputs(args.out, args.jsonl, args.show, not args.no_progress, args.max_frames)
+        summary = run_video(source, pipe, outputs)
+    stats = source.stats
+    what = "interrupted after" if summary.interrupted else "processed"
+    print(f"{what} {summary.frames} frames from {source.description} in {summary.wall_s:.1f} s "
+          f"({summary.frames / max(summary.wall_s, 1e-9):.1f} FPS end to end), {summary.faces} face results; "
+          f"path {pipe.path.value}, detector {detector.name}, smoothing {smoother.config.describe()}")
+    if stats.skipped or stats.reopened or stats.gave_up:
+        print(f"source: {stats.skipped} unreadable frames skipped, {stats.reopened} reopens"
+              + ("; gave up after the last reopen" if stats.gave_up else ""))
+    print(pipe.clock.table())
+    for path in summary.outputs:
+        print(f"wrote {path}")
+    sys.stdout.flush()
+    return 130 if summary.interrupted else 0

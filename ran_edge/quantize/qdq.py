@@ -1,0 +1,157 @@
+"""Explicitly quantized (QDQ) INT8 ONNX with onnxruntime.quantization, in two flavours from one calibration.
+
+* ``QuantTarget.TENSORRT`` — S8S8: symmetric int8 activations (zero point 0) and per-channel symmetric
+  int8 weights, float weights behind a Q/DQ pair (the layout of NVIDIA's QAT exports, which TensorRT's
+  explicit-quantization path folds), biases left float (TensorRT 8.6's parser takes INT8 DequantizeLinear
+  only, not an int32 bias). On ONNX Runtime CPU this flavour is *slower* than FP32; it is for TensorRT.
+* ``QuantTarget.CPU`` — U8S8: asymmetric uint8 activations and per-channel int8 weights stored as int8,
+  int32 biases, which ONNX Runtime fuses into QLinearConv/MatMulInteger kernels (the fast CPU/ARM path).
+  TensorRT rejects UINT8 Q/DQ; the sidecar says which flavour a file is.
+
+What stays FP32 (:class:`Fp32Scope`) is decided by measurement (``benchmarks``/report): the in-graph crop
+MatMuls always (they resample the input image; quantizing them quantizes the image), and by default the
+attention head (sigmoid/softmax weights across regions and normalised sums, which are a small share of
+the compute).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ran_edge._lazy import require
+from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file, sidecar_path, write_json_atomic
+from ran_edge.errors import RanEdgeError
+from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
+from ran_edge.quantize.readers import CalibrationReader
+from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, collect_stats
+
+
+class QuantTarget(str, enum.Enum):
+    """Which runtime the INT8 file is for (see the module docstring)."""
+
+    TENSORRT = "tensorrt"
+    CPU = "cpu"
+
+
+class Fp32Scope(str, enum.Enum):
+    """Which graph parts stay FP32 (see :mod:`ran_edge.quantize.graph_parts`)."""
+
+    CROP = "crop"
+    CROP_HEAD = "crop+head"
+
+    def groups(self) -> tuple[str, ...]:
+        return ("crop",) if self is Fp32Scope.CROP else ("crop", "head")
+
+
+DEFAULT_FP32_SCOPE = Fp32Scope.CROP_HEAD
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    """An INT8 artifact: path, its sidecar metadata, and a report (flavour, FP32 nodes, lint findings)."""
+
+    path: Path
+    meta: ArtifactMeta
+    report: Mapping[str, Any]
+
+
+def _flavour(target: QuantTarget, q: Any) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    if target is QuantTarget.TENSORRT:
+        return q.QuantType.QInt8, {"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                                   "AddQDQPairToWeight": True}, {"activations": "int8 symmetric", "weights": "int8 symmetric per-channel"}
+    return q.QuantType.QUInt8, {"ActivationSymmetric": False, "WeightSymmetric": True}, \
+        {"activations": "uint8 asymmetric", "weights": "int8 symmetric per-channel"}
+
+
+def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
+    """Load an exported RAN ONNX and its sidecar; a corrupt or non-RAN file is a one-line error."""
+    onnx = require("onnx", "INT8 quantization")
+    path = Path(onnx_path)
+    if not path.is_file():
+        raise RanEdgeError(f"ONNX model not found: {path}")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # DecodeError, ValidationError, ...
+        raise RanEdgeError(f"{path}: corrupt or not an ONNX model ({type(exc).__name__}); expected a file from 'ran-edge export'") from exc
+    meta = read_sidecar(path)
+    names_in = [i.name for i in model.graph.input]
+    names_out = [o.name for o in model.graph.output]
+    if meta.format != "onnx" or names_in != [t.name for t in meta.inputs] or names_out != [t.name for t in meta.outputs]:
+        raise RanEdgeError(f"{path}: not a RAN ONNX from 'ran-edge export' (I/O {names_in} -> {names_out} does not match its sidecar)")
+    if meta.precision is not Precision.FP32:
+        raise RanEdgeError(f"{path}: is already {meta.precision.value}; calibrate the FP32 export")
+    return model, meta
+
+
+def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: CalibrationReader | None = None,
+                  method: CalibrationMethod | str = CalibrationMethod.ENTROPY, per_channel: bool = True,
+                  target: QuantTarget | str = QuantTarget.TENSORRT, keep_fp32: Fp32Scope | str = DEFAULT_FP32_SCOPE,
+                  stats: CalibrationStats | None = None, manifest_sha256: str | None = None,
+                  log: Callable[[str], None] = print) -> QuantResult:
+    """Write ``out`` (QDQ INT8 ONNX) + ``out.json`` from an FP32 RAN ONNX.
+
+    Args:
+        onnx_path: FP32 ONNX from ``ran-edge export`` (its sidecar is required).
+        out: INT8 ONNX to write (atomically, with its sidecar).
+        reader: calibration feeds (iterable of ``{input: array}``); not needed when ``stats`` is given.
+        method: entropy, percentile or minmax.
+        per_channel: per-output-channel weight scales (recommended; TensorRT supports them).
+        target: ``tensorrt`` (S8S8) or ``cpu`` (U8S8).
+        keep_fp32: which graph parts stay FP32.
+        stats: statistics from :func:`collect_stats` to reuse (both flavours from one calibration).
+        manifest_sha256: sha256 of the calibration manifest, recorded in the sidecar.
+
+    Raises:
+        RanEdgeError: corrupt/non-RAN ONNX, no calibration data.
+    """
+    q = require("onnxruntime.quantization", "INT8 quantization")
+    onnx = require("onnx", "INT8 quantization")
+    from ran_edge.export.onnx_export import StagedFiles
+    from ran_edge.export.trt_lint import lint_tensorrt, summarize
+
+    target, keep_fp32 = QuantTarget(target), Fp32Scope(keep_fp32)
+    model, meta = load_ran_onnx(onnx_path)
+    if stats is None:
+        if reader is None:
+            raise RanEdgeError("quantize_int8 needs calibration data (a reader) or precomputed stats")
+        stats = collect_stats(onnx_path, reader, method, log=log)
+    ensure_node_names(model)
+    groups = node_groups(model)
+    fp32_nodes = [n for g in keep_fp32.groups() for n in groups[g]]
+    act_type, extra, desc = _flavour(target, q)
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="ran-edge-q-") as tmp, StagedFiles() as staged:
+        cache = stats.save_ort_cache(Path(tmp) / "ranges.json")
+        named = Path(tmp) / "named.onnx"
+        onnx.save(model, str(named))
+        tmp_out = staged.temp_for(out)
+        level = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)  # ORT logs a pre-processing hint at WARNING for every call
+        try:
+            q.quantize_static(str(named), str(tmp_out), None, quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
+                              activation_type=act_type, weight_type=q.QuantType.QInt8, nodes_to_exclude=fp32_nodes,
+                              calibrate_method=stats.tensors_data.calibration_method, calibration_cache_path=str(cache),
+                              extra_options=extra)
+        finally:
+            logging.getLogger().setLevel(level)
+        qmodel = onnx.load(str(tmp_out))
+        lint = summarize(lint_tensorrt(qmodel))
+        counts = {op: sum(1 for n in qmodel.graph.node if n.op_type == op) for op in ("QuantizeLinear", "DequantizeLinear")}
+        report = {"target": target.value, **desc, "method": stats.method.value, "per_channel": per_channel,
+                  "fp32_scope": keep_fp32.value, "fp32_nodes": fp32_nodes, "qdq_nodes": counts, "trt_lint": lint}
+        extra_meta = {"int8_flavour": target.value, "int8": {k: v for k, v in report.items() if k != "trt_lint"},
+                      "source_onnx_sha256": sha256_file(onnx_path), "onnx_sha256": sha256_file(tmp_out),
+                      "calibration_manifest_sha256": manifest_sha256, "trt_lint": lint}
+        base = {k: v for k, v in meta.extra.items() if k != "parity"}  # FP32 parity does not describe this file
+        new_meta = replace(meta, precision=Precision.INT8, extra={**base, "fp32_parity": meta.extra.get("parity"), **extra_meta})
+        write_json_atomic(staged.temp_for(sidecar_path(out)), new_meta.to_dict())
+        staged.commit()
+    log(f"wrote {out} (INT8 {target.value}: {desc['activations']} activations, {len(fp32_nodes)} nodes FP32, "
+        f"{counts['QuantizeLinear']} Q / {counts['DequantizeLinear']} DQ)")
+    return QuantResult(out, new_meta, report)

@@ -1,0 +1,116 @@
+"""ONNX Runtime runner: CPU, and the CUDA / TensorRT execution providers when installed.
+
+Thread safety: ``InferenceSession.run`` may be called from several threads at once, and the runner
+keeps no per-call state except ``last_inference_time`` (last writer wins), so one active
+``OrtRunner`` can serve concurrent ``infer`` calls (tests/runtime/test_threads.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ran_edge._lazy import require
+from ran_edge.artifact import TensorSpec
+from ran_edge.errors import RanEdgeError
+from ran_edge.runtime.base import Runner
+
+_PROVIDER_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+
+_ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+               "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32", "tensor(int64)": "int64"}
+
+
+def resolve_providers(requested: Union[str, Sequence[str], None], available: Sequence[str]) -> List[str]:
+    """Execution providers to use, in priority order, always ending with CPU.
+
+    ``None``/``"auto"``: CUDA when available, else CPU. ``"cpu"``, ``"cuda"``, ``"tensorrt"`` (TensorRT,
+    then CUDA, then CPU) or full provider names. A provider that is not installed is an error.
+    """
+    if requested is None or requested == "auto":
+        return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in available else []) + ["CPUExecutionProvider"]
+    names = [requested] if isinstance(requested, str) else list(requested)
+    out: List[str] = []
+    for name in names:
+        full = _PROVIDER_ALIASES.get(name.lower(), name)
+        if full not in available:
+            raise RanEdgeError(f"ONNX Runtime provider: got '{name}', expected one of the installed {list(available)} "
+                               "(CUDA/TensorRT providers come with onnxruntime-gpu)")
+        chain = {"TensorrtExecutionProvider": ["TensorrtExecutionProvider", "CUDAExecutionProvider"]}.get(full, [full])
+        out.extend(p for p in chain if p in available and p not in out)
+    if "CPUExecutionProvider" not in out:
+        out.append("CPUExecutionProvider")
+    return out
+
+
+class OrtRunner(Runner):
+    """Runs an ONNX file with ONNX Runtime.
+
+    Args:
+        path: the ``.onnx`` file.
+        providers: see :func:`resolve_providers`.
+        threads: intra-op threads (None: ONNX Runtime's default).
+        device: CUDA device for the CUDA/TensorRT providers.
+    """
+
+    name = "onnxrt-runner"
+
+    def __init__(self, path: Union[str, Path], providers: Union[str, Sequence[str], None] = None,
+                 threads: Optional[int] = None, device: int = 0):
+        super().__init__()
+        if threads is not None and threads < 1:
+            raise RanEdgeError(f"threads: got {threads}, expected >= 1")
+        self.path = Path(path)
+        self.providers = providers
+        self.threads = threads
+        self.device = device
+        self.session: Any = None
+        self._inputs: Tuple[TensorSpec, ...] = ()
+        self._outputs: Tuple[str, ...] = ()
+
+    def activate_impl(self) -> None:
+        ort = require("onnxruntime", "ONNX inference")
+        if not self.path.is_file():
+            raise RanEdgeError(f"ONNX file not found: {self.path}")
+        chosen = resolve_providers(self.providers, ort.get_available_providers())
+        options = [{"device_id": self.device} if p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") else {}
+                   for p in chosen]
+        so = ort.SessionOptions()
+        if self.threads:
+            so.intra_op_num_threads = self.threads
+            so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=chosen, provider_options=options)
+        except Exception as exc:  # ORT raises its own pybind exception types
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise RanEdgeError(f"{self.path}: ONNX Runtime cannot load it ({first[:300]})") from exc
+        self._inputs = tuple(
+            TensorSpec(i.name, tuple(d if isinstance(d, int) and d > 0 else -1 for d in i.shape), _ORT_DTYPES.get(i.type, i.type))
+            for i in self.session.get_inputs())
+        self._outputs = tuple(o.name for o in self.session.get_outputs())
+
+    def deactivate_impl(self) -> None:
+        self.session = None
+
+    @property
+    def active_providers(self) -> List[str]:
+        """Providers of the live session."""
+        self._require_active("active_providers")
+        return list(self.session.get_providers())
+
+    def input_specs_impl(self) -> Tuple[TensorSpec, ...]:
+        return self._inputs
+
+    def output_names(self) -> Tuple[str, ...]:
+        return self._outputs
+
+    def infer_impl(self, feed: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        outs = self.session.run(list(self._outputs), dict(feed))
+        return dict(zip(self._outputs, outs))
