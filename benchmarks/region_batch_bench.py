@@ -187,11 +187,13 @@ def markdown(report: Dict[str, object]) -> str:
         "",
         f"Machine: {m['cpu_model']}, {m['cpus_available_to_process']} CPUs available ({m['logical_cpus']} logical), "
         f"{m['platform']}; Python {m['python']}, numpy {m['numpy']}, OpenCV {m['opencv']} "
-        f"({m['opencv_threads']} threads). Load average at start {report['load_average_start']}, end "
-        f"{report['load_average_end']} (other processes share these CPUs).",
+        f"({m['opencv_threads']} threads). Load average (1/5/15 min) at start "
+        f"{'/'.join(f'{v:.1f}' for v in report['load_average_start'])}, at end "
+        f"{'/'.join(f'{v:.1f}' for v in report['load_average_end'])}: other processes share these CPUs.",
         "",
         f"Frame 1920x1080 BGR uint8, preset ferplus6 (K=6), regions {report['config']['size']}x"
-        f"{report['config']['size']}, output float32 [N*6,3,S,S] unless noted. Times: wall clock per call, "
+        f"{report['config']['size']}, output float32 [N*6,3,S,S] unless noted. Times per call: wall clock and "
+        f"process CPU time (all threads), "
         f"methods interleaved round-robin, {report['config']['reps']} reps "
         f"({report['config']['numpy_reps']} for the numpy reference, timed on its own after the others).",
         "",
@@ -229,13 +231,14 @@ def analysis(report: Dict[str, object], faces: int = 4, target: float = 3.0) -> 
     fused1, fused, fill = by["fused C++ (1 thread)"], by["fused C++ (all threads)"], by["output write floor (fill)"]
     ocv1, ocv = by["per-region OpenCV (1 thread)"], by["per-region OpenCV (all threads)"]
     values = fused1["output_bytes"] / 4
-    best = max(ocv["min_ms"] / fused["min_ms"], ocv1["min_ms"] / fused1["min_ms"])
     cpu_ratio = ocv1["cpu_median_ms"] / fused1["cpu_median_ms"]
-    met = "met" if best >= target else "not met"
+    wall = ", ".join(f"{a['median_ms'] / b['median_ms']:.2f}x median / {a['min_ms'] / b['min_ms']:.2f}x min ({t})"
+                     for a, b, t in ((ocv1, fused1, "1 thread"), (ocv, fused, "all threads")))
+    met = "met" if cpu_ratio >= target else "not met"
     return [
-        f"* Target (fused >= {target:.0f}x per-region OpenCV at {faces} faces): **{met}** on this machine. Best "
-        f"like-for-like wall-clock ratio (min times) {best:.2f}x; work ratio (process CPU time, 1 thread each) "
-        f"{cpu_ratio:.2f}x.",
+        f"* Target (fused >= {target:.0f}x per-region OpenCV at {faces} faces): **{met}** on this machine, judged "
+        f"on the work ratio (process CPU time, 1 thread each, robust to other load): {cpu_ratio:.2f}x. Wall-clock "
+        f"ratios, which other processes on these CPUs make noisy: {wall}.",
         f"* Output: {faces}x6x3x224x224 float32 = {fused1['output_bytes'] / 1e6:.1f} MB per call. Writing it alone "
         f"(`fill`) takes {fill['cpu_median_ms']:.2f} ms "
         f"({fused1['output_bytes'] / 1e6 / fill['cpu_median_ms']:.1f} GB/s). "
@@ -262,7 +265,11 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--notes", default="", help="text appended to the Markdown report")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "region_batch_cpu")
+    parser.add_argument("--render", type=Path, help="only rewrite the Markdown of an existing JSON report")
     args = parser.parse_args(argv)
+    if args.render is not None:
+        args.render.with_suffix(".md").write_text(markdown(json.loads(args.render.read_text())))
+        return 0
     if library.load() is None:
         print("libran_edge_kernels is not built: run `make kernels` first", file=sys.stderr)
         return 1

@@ -79,8 +79,9 @@ def run_one(video: Path, truth: GroundTruth, artifact: Path, detect_every: int, 
             raw.append([(r.track_id, r.box, int(np.argmax(r.raw_probs)) if r.raw_probs is not None else r.index)
                         for r in res])
 
-        summary = run_video(open_source(str(video)), pipe, RunOutputs(progress=False, max_frames=max_frames),
-                            on_frame=collect)
+        outputs = RunOutputs(video.with_name("annotated.mp4"), video.with_name("events.jsonl"), progress=False,
+                             max_frames=max_frames)  # as `ran-edge run --out --jsonl`: overlay + encode count
+        summary = run_video(open_source(str(video)), pipe, outputs, on_frame=collect)
     n = summary.frames
     fps = truth.scenario.fps
     s_score = score_video(smoothed, truth.frames[:n], fps)
@@ -252,8 +253,10 @@ def markdown(report: Dict[str, Any]) -> str:
     """The README table."""
     lines = [f"Video pipeline on `{report['machine']}` ({report['cores']} cores, load average "
              f"{report['load_avg_start']:.1f} → {report['load_avg_end']:.1f}; shared machine), detector "
-             f"{report['detector']}, smoothing {report['smoothing']}; ms per frame per stage.", "",
-             "| faces | model | detect every | FPS | decode | detect | preprocess | infer | other | non-infer share "
+             f"{report['detector']}, smoothing {report['smoothing']}, writing the annotated mp4 and JSONL; "
+             "ms per frame per stage. Accuracy: label of the matched face vs the composited expression on fully "
+             "visible face-frames; switches: label changes per minute of track time (truth = the video's own).", "",
+             "| faces | model | detect every | FPS | decode | detect | preprocess | infer | overlay+encode+other | non-infer share "
              "| acc smoothed | acc raw | switches/min smoothed | raw | truth |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
@@ -266,9 +269,21 @@ def markdown(report: Dict[str, Any]) -> str:
             f"| {st.get('detect', 0):.1f} | {st.get('preprocess', 0):.1f} | {st.get('infer', 0):.1f} | {other:.1f} "
             f"| {100 * r['non_inference_share']:.0f}% | {fmt(r['smoothed']['accuracy'])} | {fmt(r['raw']['accuracy'])} "
             f"| {r['smoothed']['label_switches_per_min']:.1f} | {r['raw']['label_switches_per_min']:.1f} "
-            f"| {r.get('true_label_switches_per_min', float('nan')):.1f} |")
-    lines += ["", *[f"- {n}" for n in report["notes"]], ""]
+            f"| {r['true_label_switches_per_min']:.1f} |" if "true_label_switches_per_min" in r else "| – |")
+    lines += ["", *[f"- {n}" for n in report["notes"]], *target_lines(report["runs"]), ""]
     return "\n".join(lines)
+
+
+def target_lines(runs: List[Dict[str, Any]]) -> List[str]:
+    """The ≤ 25 % non-inference target at 1 face, detection every frame, with the annotated video written."""
+    out = []
+    for r in runs:
+        if r["faces"] == 1 and r["detect_every"] == 1:
+            share = r["non_inference_share"]
+            out.append(f"- target, non-inference ≤ 25 % at 1 face: {r['model']}: {100 * share:.0f} % "
+                       f"({'met' if share <= 0.25 else 'not met'}; inference {r['stages_ms'].get('infer', 0):.1f} ms, "
+                       f"detection {r['stages_ms'].get('detect', 0):.1f} ms per frame)")
+    return out
 
 
 if __name__ == "__main__":

@@ -30,8 +30,9 @@ class DemoConfig:
     face_size: int = 64
     region_size: int = 32
     trunk_width: int = 16
-    epochs: int = 12
-    lr: float = 0.05
+    epochs: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 0.05
     batch_size: int = 64
     seed: int = 0
     preset: str = "ferplus6"
@@ -92,7 +93,9 @@ def step_train(cfg: DemoConfig, report: DemoReport, log: Log) -> Path:
     log(f"[train] narrow RAN for the CPU demo: ResNet-18 layout at width {cfg.trunk_width} (standard: 64), "
         f"{cfg.face_size}x{cfg.face_size} faces, {cfg.region_size}x{cfg.region_size} regions, preset {cfg.preset}; "
         f"{len(train_ds)} train / {len(val_ds)} val synthetic faces, {cfg.epochs} epochs")
-    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
+    # A short schedule for the CPU demo (AdamW + cosine + flips); `ran-edge train` defaults to the official SGD recipe.
+    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed, optimizer="adamw",
+                       schedule="cosine", weight_decay=cfg.weight_decay, hflip=True)
     result = train(model, train_ds, val_ds, tcfg, cfg.out / "train",
                    meta={"data": cfg.data_spec, "demo": True}, progress=cfg.progress, log=log)
     report.seconds["train"] = result.seconds

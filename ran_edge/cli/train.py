@@ -18,6 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=60, help="epochs (default 60, the official FERPlus recipe)")
     p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (default 0.1; x0.1 at 30/50/80%% of the epochs)")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="sgd (official, momentum 0.9) or adamw")
+    p.add_argument("--schedule", choices=["multistep", "cosine"], default="multistep",
+                   help="multistep: x0.1 at 30/50/80%% of the epochs (official); cosine: decay to 0")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--hflip", action="store_true", help="random horizontal flips (the official code has no augmentation)")
     p.add_argument("--balanced", action="store_true", help="class-balanced sampling of the training split")
     p.add_argument("--rb-margin", type=float, default=None, help="RB-loss margin (default: the preset's, 0.1 for 6 regions)")
     p.add_argument("--init-backbone", default=None, help="pretrained ResNet-18 trunk (e.g. the official ijba_res18_naive.pth.tar)")
@@ -46,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = parse_data_spec(args.data)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, balanced=args.balanced,
-                      rb_margin=args.rb_margin, seed=args.seed, device=args.device, num_workers=args.workers)
+                      rb_margin=args.rb_margin, seed=args.seed, device=args.device, num_workers=args.workers,
+                      optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay, hflip=args.hflip)
     train_ds = open_dataset(spec, Split.TRAIN, seed=args.seed, val_fraction=args.val_fraction)
     val_ds = open_dataset(spec, Split.VAL, seed=args.seed, val_fraction=args.val_fraction)
     model = build_ran(class_names_for(spec), args.preset, args.attention,

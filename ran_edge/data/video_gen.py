@@ -269,7 +269,19 @@ def iter_frames(sc: VideoScenario) -> Iterator[Tuple[np.ndarray, List[FaceTruth]
                 frame[max(y - m, 0):max(min(y + s + m, sc.height), 0), max(x - m, 0):max(min(x + s + m, sc.width), 0)] = 128.0
             inside = x >= 0 and y >= 0 and x + s <= sc.width and y + s <= sc.height
             truths.append(FaceTruth(tr.track_id, box, tr.labels[seg], inside and occ == "none", occ))
-        yield np.clip(frame, 0, 255).astype(np.uint8), truths
+        yield np.clip(frame, 0, 255).astype(np.uint8), _mark_overlaps(truths)
+
+
+def _mark_overlaps(truths: List[FaceTruth]) -> List[FaceTruth]:
+    """A face that overlaps another (one sliding in through a neighbour's cell) is not fully visible."""
+    out = []
+    for f in truths:
+        area = (f.box[2] - f.box[0]) * (f.box[3] - f.box[1])
+        hit = any(max(0, min(f.box[2], g.box[2]) - max(f.box[0], g.box[0]))
+                  * max(0, min(f.box[3], g.box[3]) - max(f.box[1], g.box[1])) > 0.02 * area
+                  for g in truths if g is not f)
+        out.append(FaceTruth(f.track_id, f.box, f.label, f.fully_visible and not hit, f.occlusion) if hit else f)
+    return out
 
 
 def write_test_video(path: Path, scenario: VideoScenario = VideoScenario(),

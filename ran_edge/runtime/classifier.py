@@ -2,8 +2,8 @@
 
 Preprocessing comes from the artifact's sidecar and goes through the one implementation in
 :mod:`ran_edge.preprocess` (``prepare_faces`` for a ``faces`` input; for a ``regions`` input the
-aligned face is treated as a frame whose box is the whole image, through
-``region_batch_reference``, the CPU twin of the fused kernel).
+aligned face is treated as a frame whose box is the whole image, through the fused region-batch
+kernel of :mod:`ran_edge.kernels`, or its numpy reference when the library is not built).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, InputKind, read_sidecar
 from ran_edge.errors import RanEdgeError
-from ran_edge.preprocess import prepare_faces, region_batch_reference
+from ran_edge.preprocess import prepare_faces
 from ran_edge.runtime.base import InputError, Runner
 
 
@@ -156,10 +156,13 @@ def model_input(faces: Union[Sequence[np.ndarray], np.ndarray], meta: ArtifactMe
     """Aligned faces (list of ``HxWx3`` uint8 BGR or ``NxHxWx3``) → the input of ``meta``'s model (float32).
 
     ``faces`` input: :func:`prepare_faces`. ``regions`` input: each face is a frame whose box is the
-    whole image, cropped by :func:`region_batch_reference` (the CPU twin of the fused kernel).
+    whole image, cropped by the fused region-batch kernel (:func:`ran_edge.kernels.region_batch`: the
+    C++ library when built, else its numpy reference), the same convention as the in-graph crops.
     """
     if InputKind(meta.input_kind) is InputKind.FACES:
         return prepare_faces(faces, meta.preprocess)
+    from ran_edge.kernels import region_batch
+
     items = [faces] if isinstance(faces, np.ndarray) and faces.ndim == 3 else list(faces)
     if not items:
         raise InputError("got an empty batch of faces, expected at least one HxWx3 uint8 face")
@@ -167,7 +170,7 @@ def model_input(faces: Union[Sequence[np.ndarray], np.ndarray], meta: ArtifactMe
     for face in items:
         h, w = face.shape[:2] if isinstance(face, np.ndarray) and face.ndim == 3 else (1, 1)  # else: checked below
         box = np.array([[0.0, 0.0, float(w), float(h)]])
-        parts.append(region_batch_reference(face, box, meta.preset, meta.preprocess))
+        parts.append(region_batch(face, box, meta.preset, spec=meta.preprocess))
     return np.concatenate(parts)
 
 

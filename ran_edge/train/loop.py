@@ -65,6 +65,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     optimizer: Optimizer = Optimizer.SGD
     schedule: Schedule = Schedule.MULTISTEP
+    hflip: bool = False  # random horizontal flips (the official code has no augmentation, ran_spec.md §6)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "optimizer", Optimizer(self.optimizer))
@@ -169,6 +170,9 @@ def train(
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=not progress, unit="batch")
         for x, y in bar:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if cfg.hflip:
+                flip = torch.rand(x.shape[0], generator=gen) < 0.5
+                x = torch.where(flip.to(device)[:, None, None, None], x.flip(-1), x)
             out_ = model.run(x)
             loss, ce, rb = ran_loss(out_.logits, out_.self_weights, y, model.config.preset, cfg.rb_margin)
             if not math.isfinite(loss.item()):

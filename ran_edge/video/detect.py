@@ -182,13 +182,29 @@ def make_detector(spec: str = "haar", **options: Any) -> Detector:
     return OracleDetector(Path(arg))
 
 
-def nms(dets: Sequence[Detection], iou_threshold: float = 0.4) -> List[Detection]:
-    """Greedy non-maximum suppression (highest score, then largest box, first)."""
+def nms(dets: Sequence[Detection], iou_threshold: float = 0.4, fuse: bool = False) -> List[Detection]:
+    """Greedy non-maximum suppression (highest score, then largest box, first).
+
+    With ``fuse``, each kept box becomes the score-weighted mean of the boxes it suppressed (positive
+    scores only): sliding-window hits around a face average to a better-centred box.
+    """
     from ran_edge.video.geometry import iou
 
     order = sorted(dets, key=lambda d: (d.score, (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])), reverse=True)
     keep: List[Detection] = []
+    groups: List[List[Detection]] = []
     for d in order:
-        if all(iou(d.box, k.box) < iou_threshold for k in keep):
+        hit = [i for i, k in enumerate(keep) if iou(d.box, k.box) >= iou_threshold]
+        if not hit:
             keep.append(d)
-    return keep
+            groups.append([d])
+        else:
+            groups[hit[0]].append(d)
+    if not fuse:
+        return keep
+    out = []
+    for k, g in zip(keep, groups):
+        w = np.array([max(x.score, 0.0) for x in g]) + 1e-9
+        box = tuple(float(v) for v in (np.array([x.box for x in g]) * w[:, None]).sum(0) / w.sum())
+        out.append(Detection(box, k.score, k.landmarks))  # type: ignore[arg-type]
+    return out

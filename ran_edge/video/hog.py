@@ -84,4 +84,4 @@ class HogDetector:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
         dets = [Detection((x / k, y / k, (x + rw) / k, (y + rh) / k), float(s))
                 for (x, y, rw, rh), s in zip(np.asarray(rects).reshape(-1, 4), scores)]
-        return nms(dets, cfg.nms_iou)
+        return nms(dets, cfg.nms_iou, fuse=True)
