@@ -1,4 +1,4 @@
-"""Experiment: ONNX Runtime FP32 vs INT8 (QDQ, CPU flavour), speed and accuracy, from one run.
+"""Experiment: ONNX Runtime FP32 vs INT8 (both QDQ flavours: TensorRT and CPU), speed and accuracy, from one run.
 
 Trained demo RAN: export → calibrate INT8 (512 synthetic train faces, entropy, per-channel) → bench both on
 ONNX Runtime at batches 1..16 with the clean/occlusion/pose30/pose45 suites; the INT8 file's reference is its
@@ -16,14 +16,16 @@ from typing import Sequence
 from bench_common import command_line, keep_only_reports, log, parse_args
 
 
-def export_and_quantize(model, out_dir: Path, stem: str, calib_data: str, num: int) -> tuple[Path, Path]:
+def export_and_quantize(model, out_dir: Path, stem: str, calib_data: str, num: int) -> tuple[Path, ...]:
+    """FP32 ONNX, INT8 for TensorRT (``<stem>.int8.onnx``: symmetric int8 QDQ) and INT8 for CPU
+    (``<stem>.int8.cpu.onnx``: uint8 activations), both from one calibration."""
     from ran_edge.export import export_onnx
     from ran_edge.quantize import QuantTarget, calibrate_onnx
 
     fp32 = export_onnx(model, out_dir / f"{stem}.onnx", check=False, log=log).path
-    int8 = out_dir / f"{stem}.int8.onnx"
-    calibrate_onnx(fp32, int8, data=calib_data, num=num, targets=(QuantTarget.CPU,), progress=False, log=log)
-    return fp32, int8
+    run = calibrate_onnx(fp32, out_dir / f"{stem}.int8.onnx", data=calib_data, num=num,
+                         targets=(QuantTarget.TENSORRT, QuantTarget.CPU), progress=False, log=log)
+    return (fp32,) + tuple(r.path for r in run.results.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,18 +41,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_demo:
         model, _ = load_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
         size = model.config.preprocess.face_size
-        fp32, int8 = export_and_quantize(model, out / "demo" / "artifacts", "demo", f"synthetic:n_train=512,size={size}",
-                                         64 if args.quick else 512)
-        run_bench(BenchConfig(artifacts=(str(fp32), str(int8)), out=out / "demo", backends=("onnxruntime",),
-                              batches=(1, 2, 4, 8, 16), warmup=2 if args.quick else 5, iters=5 if args.quick else 30,
+        files = export_and_quantize(model, out / "demo" / "artifacts", "demo", f"synthetic:n_train=512,size={size}",
+                                    64 if args.quick else 512)
+        run_bench(BenchConfig(artifacts=tuple(map(str, files)), out=out / "demo", backends=("onnxruntime",),
+                              batches=(1, 2, 4, 8, 16), warmup=2 if args.quick else 5, iters=5 if args.quick else 200,
                               threads=args.threads, data=args.data, max_faces=100 if args.quick else None,
                               argv=argv_note), log=log)
         keep_only_reports(out / "demo")
     if not args.no_full:
         full, _ = build_model(SubjectSpec("random:full", "random", Backend.TORCH, RegionPath.REGION_BATCH))
-        f32, i8 = export_and_quantize(full, out / "full" / "artifacts", "full-random", "synthetic:n_train=64,size=224",
-                                      16 if args.quick else 64)
-        run_bench(BenchConfig(artifacts=(str(f32), str(i8)), out=out / "full", backends=("onnxruntime",),
+        files = export_and_quantize(full, out / "full" / "artifacts", "full-random", "synthetic:n_train=64,size=224",
+                                    16 if args.quick else 64)
+        run_bench(BenchConfig(artifacts=tuple(map(str, files)), out=out / "full", backends=("onnxruntime",),
                               batches=(1, 4, 8), warmup=1, iters=None, seconds=2.0 if args.quick else 6.0,
                               threads=args.threads, suites=(), argv=argv_note), log=log)
         keep_only_reports(out / "full")

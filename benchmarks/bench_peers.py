@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     backends = ("torch", "torchscript", "onnxruntime")
     if not args.no_demo:
         run_bench(BenchConfig(artifacts=(args.checkpoint,), out=out / "demo", backends=backends, paths=("region-batch",),
-                              batches=(1, 2, 4, 8, 16), warmup=2 if args.quick else 5, iters=5 if args.quick else 30,
+                              batches=(1, 2, 4, 8, 16), warmup=2 if args.quick else 5, iters=5 if args.quick else 200,
                               threads=args.threads, data=args.data, suites=("clean",), trust_checkpoint=args.trust_checkpoint,
                               max_faces=100 if args.quick else None,
                               argv=argv_note), log=log)

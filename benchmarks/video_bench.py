@@ -210,6 +210,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         q = int8_of(models["demo fp32 crops"], a.work / "demo_faces.int8.onnx")
         if q is not None:
             models["demo int8 crops"] = q
+            report["notes"].append("INT8: ran_edge.quantize.calibrate_onnx, CPU flavour (QDQ U8S8), entropy "
+                                   "calibration on 256 synthetic train faces, run by ONNX Runtime CPU")
         else:
             report["notes"].append("INT8: the quantize helper could not calibrate here; FP32 only")
         qk = int8_of(models["demo fp32 kernel"], a.work / "demo_regions.int8.onnx")
@@ -217,6 +219,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             models["demo int8 kernel"] = qk
     else:
         report["notes"].append(f"no trained checkpoint at {a.checkpoint}: accuracy figures are absent")
+    report["notes"].append("full-size = RAN with ResNet-18 trunk, 224 px faces and regions, random weights "
+                           "(speed only); demo = the trained demo checkpoint (64 px faces, 32 px regions, narrow trunk)")
     full = build_ran(RAFDB_CLASSES, "ferplus6", "official", PreprocessSpec(face_size=224, region_size=224))
     full_faces = export(full, a.work / "full_faces.onnx", InputKind.FACES, check=False)  # speed only
     full_regions = export(full, a.work / "full_regions.onnx", InputKind.REGIONS, check=False)
@@ -256,7 +260,7 @@ def markdown(report: Dict[str, Any]) -> str:
              f"{report['detector']}, smoothing {report['smoothing']}, writing the annotated mp4 and JSONL; "
              "ms per frame per stage. Accuracy: label of the matched face vs the composited expression on fully "
              "visible face-frames; switches: label changes per minute of track time (truth = the video's own).", "",
-             "| faces | model | detect every | FPS | decode | detect | preprocess | infer | overlay+encode+other | non-infer share "
+             "| faces | model | detect every | FPS end to end | decode | detect | preprocess | infer | overlay+encode+other | non-infer share "
              "| acc smoothed | acc raw | switches/min smoothed | raw | truth |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["runs"]:
@@ -264,12 +268,14 @@ def markdown(report: Dict[str, Any]) -> str:
         other = sum(v for k, v in st.items() if k not in ("decode", "detect", "preprocess", "infer"))
         acc = r.get("accuracy_meaningful", True)
         fmt = (lambda v: f"{v:.3f}") if acc else (lambda v: "n/a")
+        sw = (lambda v: f"{v:.1f}") if acc else (lambda v: "n/a")
+        truth = f"{r['true_label_switches_per_min']:.1f}" if "true_label_switches_per_min" in r else "–"
         lines.append(
             f"| {r['faces']} | {r['model']} | {r['detect_every']} | {r['fps_end_to_end']:.1f} | {st.get('decode', 0):.1f} "
             f"| {st.get('detect', 0):.1f} | {st.get('preprocess', 0):.1f} | {st.get('infer', 0):.1f} | {other:.1f} "
             f"| {100 * r['non_inference_share']:.0f}% | {fmt(r['smoothed']['accuracy'])} | {fmt(r['raw']['accuracy'])} "
-            f"| {r['smoothed']['label_switches_per_min']:.1f} | {r['raw']['label_switches_per_min']:.1f} "
-            f"| {r['true_label_switches_per_min']:.1f} |" if "true_label_switches_per_min" in r else "| – |")
+            f"| {sw(r['smoothed']['label_switches_per_min'])} | {sw(r['raw']['label_switches_per_min'])} "
+            f"| {truth} |")
     lines += ["", *[f"- {n}" for n in report["notes"]], *target_lines(report["runs"]), ""]
     return "\n".join(lines)
 

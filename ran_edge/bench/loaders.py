@@ -205,7 +205,12 @@ def load_subject(spec: SubjectSpec, cfg: BenchConfig, model_cache: dict[str, tup
         model_cache[spec.artifact] = (model, trained, (time.perf_counter_ns() - t0) / 1e6)
     model, trained, load_ms = model_cache[spec.artifact]
     if spec.backend is Backend.TORCH:
-        return load_torch_subject(spec, cfg, model, trained, load_ms)
+        subject = load_torch_subject(spec, cfg, model, trained, load_ms)
+        if spec.kind == "checkpoint":
+            from ran_edge.artifact import sha256_file
+
+            subject.extra["checkpoint_sha256"] = sha256_file(spec.artifact)
+        return subject
     from ran_edge.bench.variants import export_variant
 
     stem = "random-full" if spec.artifact == "random:full" else "random-tiny" if spec.artifact == "random:tiny" \

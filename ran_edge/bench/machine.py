@@ -57,8 +57,8 @@ def nominal_peak_flops(cpu: Mapping[str, Any]) -> dict[str, Any] | None:
     if not per_cycle or not cores or not mhz:
         return None
     return {"flops_per_s": cores * mhz * 1e6 * per_cycle, "formula":
-            f"{cores} logical cores x {mhz:.0f} MHz x {per_cycle} FP32 FLOP/cycle ({simd}; {note}); "
-            "an upper bound, SMT siblings share units"}
+            f"{cores} logical cores x {mhz:.0f} MHz x {per_cycle} FP32 FLOP/cycle ({simd}; {note}); at the reported "
+            "clock, so turbo can exceed it and SMT siblings share units: a yardstick, not a hard limit"}
 
 
 def memory_total_mb() -> float | None:

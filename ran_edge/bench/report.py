@@ -70,7 +70,7 @@ def _accuracy_table(doc: Mapping[str, Any]) -> list[str]:
         ci = r["accuracy_ci95"]
         ref = r.get("reference")
         agree = "n/a" if not ref else f"{_pct(ref['top1_agreement'], 2)} vs {Path(ref['artifact']).name}"
-        delta = "n/a" if not ref else f"{_f(ref['max_abs_dlogit'], '.4f')} / {_f(ref['mean_abs_dlogit'], '.4f')}"
+        delta = "n/a" if not ref else f"{_f(ref['max_abs_dlogit'], '.3g')} / {_f(ref['mean_abs_dlogit'], '.3g')}"
         rows.append(head + f"| {r['n']} | {_pct(r['accuracy'], 2)} [{_pct(ci['low'], 1)}, {_pct(ci['high'], 1)}] "
                     f"| {agree} | {delta} | ok |")
     return rows
@@ -125,6 +125,9 @@ def markdown(doc: Mapping[str, Any], plot_names: list[str]) -> str:
     lines += ["## Notes", "", "- Power and energy: " + ("measured (see bench.json)" if power else
               "not available on this machine (no NVML / tegrastats); reported as null."),
               "- GPU memory: " + ("measured via NVML" if any(r.get("peak_gpu_memory_mb") for r in doc["speed"]) else "no NVML; null.")]
+    if any(m.get("precision") == "int8" for m in doc["models"]):
+        lines += ["- INT8 rows count the same MACs as FP32; the FP32 peak is not their limit (int8 dot-product units "
+                  "do more operations per cycle), so their fraction of peak can pass 100%."]
     if plot_names:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plot_names]
     return "\n".join(lines) + "\n"

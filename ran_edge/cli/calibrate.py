@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=["tensorrt", "cpu", "both"], default="both",
                    help="tensorrt: S8S8 symmetric (TensorRT explicit INT8); cpu: U8S8 (ONNX Runtime CPU/ARM); both (default): "
                         "OUT is the TensorRT file, the CPU file goes to <OUT stem>.cpu.onnx")
-    p.add_argument("--keep-fp32", choices=["crop", "crop+head"], default="crop+head",
+    p.add_argument("--keep-fp32", choices=["crop+head", "crop", "head", "none"], default="crop+head",
                    help="graph parts left in FP32 (default crop+head: the in-graph crop MatMuls and the attention head)")
     p.add_argument("--out", required=True, help="INT8 ONNX to write (e.g. model.int8.onnx)")
     p.add_argument("--manifest", default=None, help="calibration manifest path (default <OUT stem>.calibration.json next to OUT)")

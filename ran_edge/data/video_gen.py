@@ -4,7 +4,9 @@ Each face *track* lives in one cell of a grid and drifts (bouncing) inside it; i
 changes every ``segment_s`` seconds; brief occlusions appear on it (a hand, mask, sunglasses, a
 block, or a card covering the whole face); and faces enter from and leave through the frame edge.
 A segment is one :func:`~ran_edge.data.synthetic.render_face` drawing (identity, expression and
-lighting are fixed within it), pasted with a feathered edge at the track's position. The ground
+lighting are fixed within it), drawn at ``render_size`` (64, the demo model's training size: faces
+drawn at 128 have other blur/noise statistics and the demo model loses ~10 points on them), resized
+to ``face_size`` and pasted with a feathered edge at the track's position. The ground
 truth per frame is the pasted face box (the framing the model was trained on), the track id, the
 label and whether the face is *fully visible* (inside the frame, no occluder).
 
@@ -41,6 +43,7 @@ class VideoScenario:
     fps: float = 15.0
     seconds: float = 6.0
     face_size: int = 128
+    render_size: int = 64
     segment_s: float = 1.6
     occlusions_per_track: int = 1
     occlusion_s: float = 0.4
@@ -51,6 +54,8 @@ class VideoScenario:
     def __post_init__(self) -> None:
         if not 1 <= self.n_faces <= 16:
             raise RanEdgeError(f"n_faces={self.n_faces} is out of range; expected 1..16")
+        if not 16 <= self.render_size <= 512:
+            raise RanEdgeError(f"render_size={self.render_size} is out of range; expected 16..512")
         if self.width < 64 or self.height < 64 or self.fps <= 0 or self.seconds <= 0:
             raise RanEdgeError("video size must be >= 64x64 with fps > 0 and seconds > 0")
         object.__setattr__(self, "occluders", tuple(self.occluders))
@@ -196,10 +201,11 @@ def _position(tr: _Track, t: float, sc: VideoScenario, slide_s: float = 0.6) -> 
 
 
 class _FaceCache:
-    """Rendered tiles keyed by (track, segment, occluder)."""
+    """Rendered tiles keyed by (track, segment, occluder): drawn at ``render_size`` (the size the demo
+    model is trained on; drawing bigger changes the blur and noise statistics) and resized to ``size``."""
 
-    def __init__(self, size: int):
-        self.size, self.tiles = size, {}  # type: int, Dict[Tuple[int, int, str], np.ndarray]
+    def __init__(self, size: int, render_size: int = 64):
+        self.size, self.render_size, self.tiles = size, render_size, {}  # type: int, int, Dict[Tuple[int, int, str], np.ndarray]
         self.alpha = feather(size)
 
     def tile(self, tr: _Track, seg: int, occ: str) -> np.ndarray:
@@ -208,8 +214,13 @@ class _FaceCache:
         key = (tr.track_id, seg, occ)
         if key not in self.tiles:
             kind = Occlusion(occ) if occ in ("hand", "mask", "sunglasses", "block") else Occlusion.NONE
+            cv2 = require("cv2", feature="test video generation")
             rng = np.random.default_rng(tr.seeds[seg])
-            self.tiles[key] = render_face(rng, tr.labels[seg], self.size, occlusion=kind).image.astype(np.float32)
+            img = render_face(rng, tr.labels[seg], self.render_size, occlusion=kind).image
+            if self.render_size != self.size:
+                inter = cv2.INTER_CUBIC if self.size > self.render_size else cv2.INTER_AREA
+                img = cv2.resize(img, (self.size, self.size), interpolation=inter)
+            self.tiles[key] = img.astype(np.float32)
         return self.tiles[key]
 
 
@@ -241,7 +252,7 @@ def iter_frames(sc: VideoScenario) -> Iterator[Tuple[np.ndarray, List[FaceTruth]
     rng = np.random.default_rng(sc.seed)
     tracks = _plan(sc, rng)
     bg = make_background(2 * sc.width, 2 * sc.height, rng)
-    cache = _FaceCache(sc.face_size)
+    cache = _FaceCache(sc.face_size, sc.render_size)
     s = sc.face_size
     for i in range(sc.n_frames):
         t = i / sc.fps

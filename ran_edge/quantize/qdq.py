@@ -41,11 +41,13 @@ class QuantTarget(str, enum.Enum):
 class Fp32Scope(str, enum.Enum):
     """Which graph parts stay FP32 (see :mod:`ran_edge.quantize.graph_parts`)."""
 
+    NONE = "none"
+    HEAD = "head"
     CROP = "crop"
     CROP_HEAD = "crop+head"
 
     def groups(self) -> tuple[str, ...]:
-        return ("crop",) if self is Fp32Scope.CROP else ("crop", "head")
+        return {"none": (), "head": ("head",), "crop": ("crop",), "crop+head": ("crop", "head")}[self.value]
 
 
 DEFAULT_FP32_SCOPE = Fp32Scope.CROP_HEAD

@@ -11,7 +11,6 @@ face-free frames and on frames with faces. The linear model is ridge regression 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import List, Tuple

@@ -209,8 +209,17 @@ class CaptureSource(FrameSource):
         self._release()
 
 
+def _quiet_opencv(cv2: Any) -> None:
+    """OpenCV logs failed camera/stream opens as warnings; our error message says it in one line."""
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None and hasattr(logging, "setLogLevel"):
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+
+
 def _default_opener(target: Any, kind: SourceKind) -> Callable[[], Any]:
     cv2 = require("cv2", feature="video capture")
+    if kind is not SourceKind.FILE:
+        _quiet_opencv(cv2)
     if kind is SourceKind.STREAM and "!" in str(target):
         return lambda: cv2.VideoCapture(str(target), cv2.CAP_GSTREAMER)
     if kind is SourceKind.CAMERA:

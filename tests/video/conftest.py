@@ -64,7 +64,7 @@ def demo_artifact(tmp_path_factory):
     model, payload = load_checkpoint(DEMO_CHECKPOINT, trust=True)  # our own demo run's file
     metrics = dict((payload.get("meta") or {}).get("metrics") or {})
     val = metrics.get("val_accuracy")
-    if val is not None and float(val) < 0.85:
-        pytest.skip(f"{DEMO_CHECKPOINT} is not the trained demo model yet (val accuracy {float(val):.3f} at epoch "
-                    f"{metrics.get('epoch')}; the demo model reaches ~0.95): training still running?")
+    if val is not None and float(val) < 0.5:
+        pytest.skip(f"{DEMO_CHECKPOINT} is not a trained demo model yet (val accuracy {float(val):.3f} at epoch "
+                    f"{metrics.get('epoch')}): training still running?")
     return _export(model, tmp_path_factory.mktemp("demo") / "demo_faces.onnx", InputKind.FACES)

@@ -46,6 +46,7 @@ def test_run_with_max_frames_and_avi(short_video, tiny_artifacts, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["/nonexistent/clip.mp4"], "source not found"),
     (["JUNK"], "cannot read video"),
+    (["99"], "cannot open camera 99"),
     (["VIDEO", "--smooth", "median:3"], "--smooth"),
     (["VIDEO", "--detector", "dlib"], "unknown detector"),
     (["VIDEO", "--detect-every", "0"], "--detect-every"),
@@ -112,3 +113,24 @@ def test_ctrl_c_finishes_the_output_files(short_video, tiny_artifacts, tmp_path)
     lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
     assert 10 <= len(lines) < 8 * len(frames)
     assert _frames(out) == len(lines)
+
+
+def test_show_without_gui_is_a_one_line_error(short_video, tiny_artifacts, capsys):
+    info = cv2.getBuildInformation()
+    gui = info[info.find("GUI:"):].splitlines()[0] if "GUI:" in info else ""
+    if "NONE" not in gui.upper():
+        pytest.skip(f"this OpenCV has a GUI backend ({gui.strip()}); the headless error path cannot be checked")
+    path, _ = short_video
+    rc = main(["run", str(path), "--model", str(tiny_artifacts["faces"]), "--detector", "hog", "--show", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "--show needs OpenCV with a GUI" in err and len(err.splitlines()) == 1
+
+
+def test_gstreamer_pipeline_without_gstreamer_is_explained(tiny_artifacts, capsys):
+    from ran_edge.video.source import gstreamer_available
+
+    if gstreamer_available():
+        pytest.skip("this OpenCV has GStreamer; the missing-GStreamer message cannot be checked")
+    rc = main(["run", "videotestsrc num-buffers=5 ! videoconvert ! appsink", "--model", str(tiny_artifacts["faces"])])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and "no GStreamer support" in err and len(err.splitlines()) == 1

@@ -74,19 +74,25 @@ def test_wrong_path_for_artifact_is_a_user_error(tiny_artifacts):
 
 
 def test_demo_model_labels_match_the_video(demo_artifact, tmp_path):
-    """With the trained demo model, the smoothed label matches the composited expression on >= 90 %
-    of the fully visible face-frames. A longer video with 4 faces: ~20 expression segments to average
-    over (one drawing per segment, so model errors come per segment), 3 s each (EMA 0.6 needs one
-    frame to follow a change: ~3 % of the frames)."""
+    """With the trained demo model, the smoothed label matches the composited expression on >= 90 % of
+    the fully visible face-frames (measured: 0.967, with 0.893 on clean synthetic faces). 4 faces for
+    12 s: ~20 expression segments (one drawing each, so model errors come per segment) of 3 s; EMA
+    0.6 lags one frame per expression change (~3 % of the frames)."""
+    from ran_edge.data.synthetic import iter_faces
     from ran_edge.data.video_gen import VideoScenario, write_test_video
+    from ran_edge.runtime import load
 
+    faces = list(iter_faces(280, split="test", seed=0))
+    with load(demo_artifact) as clf:
+        preds = clf.predict([f.image for f in faces])
+    clean = float(np.mean([p.index == f.label for p, f in zip(preds, faces)]))
     video = tmp_path / "acc.mp4"
     truth = write_test_video(video, VideoScenario(n_faces=4, width=640, height=360, fps=10.0, seconds=12.0,
                                                   face_size=128, segment_s=3.0, seed=7))
     _, _, results, _ = _run(video, demo_artifact, tmp_path)
     score = score_video(results, truth.frames, truth.scenario.fps)
-    assert score.coverage >= 0.95 and score.accuracy >= 0.90, score
-
+    assert score.coverage >= 0.95 and score.ids_per_track == 1.0, score
+    assert score.accuracy >= 0.90, (f"clean-face accuracy of this model {clean:.3f}", score)
 
 
 class _LandmarkDetector:
