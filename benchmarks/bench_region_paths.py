@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep_only_reports(out / "demo")
     if not args.no_full:
         run_bench(BenchConfig(artifacts=("random:full",), out=out / "full", backends=("torch", "onnxruntime"), paths=paths,
-                              batches=(1, 4, 8), warmup=1, iters=None, seconds=2.0 if args.quick else 6.0,
+                              batches=(1, 4, 8), warmup=1, iters=None, seconds=2.0 if args.quick else 20.0,
                               threads=args.threads, suites=(), argv=argv_note), log=log)
         keep_only_reports(out / "full")
     return 0

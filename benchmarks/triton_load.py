@@ -1,7 +1,8 @@
 """Bounded loopback load test: ran-edge behind Triton (PyTriton) vs the in-process Classifier.
 
-Run under the serving interpreter (``make serve-env``)::
+Make the benchmark artifact with the main venv (torch), then run under the serving one::
 
+    .venv/bin/python benchmarks/triton_load.py --make-artifact runs/triton_load/model.onnx
     .venv-serve/bin/python benchmarks/triton_load.py --artifact runs/triton_load/model.onnx
 
 For C in (1, 4, 16) concurrent clients, each sends a fixed number of one-face requests
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
 import sys
@@ -31,6 +33,24 @@ sys.path.insert(0, str(ROOT))
 
 from ran_edge.runtime import load  # noqa: E402
 from ran_edge.serve import Client, ServeOptions, TritonServer  # noqa: E402
+
+#: the benchmark model: random-init RAN, ferplus6 regions, 112px faces, 64px regions, trunk width 16
+BENCH_MODEL = {"face_size": 112, "region_size": 64, "trunk_width": 16}
+
+
+def make_artifact(out: Path) -> None:
+    """Export the benchmark model (needs torch: run with the main venv)."""
+    import torch
+
+    from ran_edge.data.classes import RAFDB_CLASSES
+    from ran_edge.export import export_onnx
+    from ran_edge.model.ran import build_ran
+    from ran_edge.preprocess import PreprocessSpec
+
+    torch.manual_seed(0)
+    spec = PreprocessSpec(face_size=BENCH_MODEL["face_size"], region_size=BENCH_MODEL["region_size"])
+    model = build_ran(RAFDB_CLASSES, "ferplus6", "official", spec, trunk_width=BENCH_MODEL["trunk_width"]).eval()
+    print(export_onnx(model, out, check=False, log=lambda s: None).path)
 
 
 def free_port() -> int:
@@ -119,7 +139,8 @@ def markdown(result: Dict[str, Any]) -> str:
              f"Artifact `{result['artifact']}` ({result['model']}); one face per request, {result['requests_per_client']} "
              f"requests per client, HTTP on 127.0.0.1, {result['instances']} instance(s), ORT threads {result['threads']}, "
              f"max batch {result['max_batch']}, queue delay {result['queue_delay_us']} us. Client, server and model share "
-             "the same cores, so absolute figures are a floor for this machine, not GPU figures.", "",
+             "the same cores (1-min load average before/after: "
+             f"{result['loadavg_before_after']}), so absolute figures are a floor for this machine, not GPU figures.", "",
              "| mode | clients | faces/s | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|"]
     for r in result["rows"]:
         lines.append(f"| {r['mode']} | {r['clients']} | {r['throughput_faces_s']} | {r['p50_ms']} | {r['p99_ms']} |")
@@ -128,7 +149,8 @@ def markdown(result: Dict[str, Any]) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--artifact", type=Path, required=True)
+    p.add_argument("--artifact", type=Path)
+    p.add_argument("--make-artifact", type=Path, help="export the benchmark model here (main venv) and exit")
     p.add_argument("--clients", default="1,4,16")
     p.add_argument("--requests", type=int, default=40, help="requests per client")
     p.add_argument("--max-batch", type=int, default=16)
@@ -137,18 +159,23 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "triton_load")
     args = p.parse_args()
+    if args.make_artifact:
+        make_artifact(args.make_artifact)
+        return 0
+    if args.artifact is None:
+        p.error("--artifact is required (make one with --make-artifact)")
     conc = [int(c) for c in args.clients.split(",")]
     meta_face = load(args.artifact).meta.preprocess.face_size
     face = np.random.default_rng(0).integers(0, 256, (meta_face, meta_face, 3), dtype=np.uint8)
+    load_before = os.getloadavg()
     rows = bench_local(args.artifact, face, conc, args.requests, args.threads)
     rows += bench_server(args.artifact, face, True, conc, args.requests, args)
     rows += bench_server(args.artifact, face, False, conc, args.requests, args)
-    import os
-
     result = {"machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
-              "artifact": str(args.artifact), "model": f"faces {meta_face}px",
+              "artifact": str(args.artifact), "model": "random-init RAN ferplus6, " + ", ".join(f"{k} {v}" for k, v in BENCH_MODEL.items()),
               "requests_per_client": args.requests, "instances": args.instances, "threads": args.threads,
-              "max_batch": args.max_batch, "queue_delay_us": args.queue_delay_us, "rows": rows}
+              "max_batch": args.max_batch, "queue_delay_us": args.queue_delay_us,
+              "loadavg_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)], "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result))

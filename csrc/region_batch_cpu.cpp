@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_box_rows.h"
 #include "cpu_vec.h"
 #include "region_batch_impl.h"
 #include "region_batch_math.h"
@@ -26,23 +27,30 @@ constexpr int64_t kMaxThreads = 256;
 
 // Per-thread scratch, allocated before any thread starts (workers never allocate).
 struct Scratch {
-    std::vector<Tap> xtap, ytap;   // box faces: per output column / row of the current region (see prepare())
-    std::vector<AffineParts> col;  // affine faces: per output column of the current region
-    std::vector<float> px;         // one source row, x in [xlo, xhi], as floats (3 per pixel + 1 spare)
-    std::vector<float> rows[2];    // two horizontally interpolated source rows, 3 planes of S (+4 spare) floats
-    int32_t cached[2] = {-1, -1};  // source row held by rows[0] / rows[1]
-    int32_t xlo = 0, xhi = -1;     // source columns the current region reads
+    std::vector<Tap> xtap, ytap;    // box faces: per output column / row of the current region (see prepare())
+    std::vector<PermBlock> blocks;  // box faces, AVX-512: the x taps in blocks of 16 columns
+    std::vector<AffineParts> col;   // affine faces: per output column of the current region
+    std::vector<float> src;         // one source row as floats (interleaved, or 3 planes of src_stride for AVX-512)
+    int32_t src_stride;
+    int32_t stride;                 // plane stride of rows[]: S rounded up to kBlock
+    std::vector<float> rows[2];     // two horizontally interpolated source rows, 3 planes of `stride` floats
+    int32_t cached[2] = {-1, -1};   // source row held by rows[0] / rows[1]
+    int32_t xlo = 0, xhi = -1;      // source columns the current region reads
 
-    Scratch(int32_t s, int32_t width) : xtap(s), ytap(s), col(s), px(3 * static_cast<size_t>(width) + 4, 0.0f) {
-        rows[0].assign(3 * static_cast<size_t>(s) + 4, 0.0f);
-        rows[1].assign(3 * static_cast<size_t>(s) + 4, 0.0f);
+    Scratch(int32_t s, int32_t width)
+        : xtap(s), ytap(s), blocks(static_cast<size_t>(plane_stride(s) / kBlock)), col(s),
+          src_stride(width + kPlanePad), stride(plane_stride(s)) {
+        src.assign(3 * static_cast<size_t>(src_stride) + 4, 0.0f);
+        rows[0].assign(3 * static_cast<size_t>(stride), 0.0f);
+        rows[1].assign(3 * static_cast<size_t>(stride), 0.0f);
     }
 };
 
 template <typename OutT>
 class Worker {
 public:
-    Worker(const CpuRequest& rq, Scratch& scratch) : rq_(rq), sc_(scratch), s_(rq.spec.size) {
+    Worker(const CpuRequest& rq, Scratch& scratch, const BoxRowFns<OutT>& fns)
+        : rq_(rq), sc_(scratch), fns_(fns), s_(rq.spec.size) {
         const bool swap = rq.spec.frame_order != rq.spec.out_order;
         for (int c = 0; c < 3; ++c) src_c_[c] = swap ? 2 - c : c;  // output channel c reads source channel src_c_[c]
     }
@@ -82,7 +90,7 @@ private:
             for (int32_t i = 0; i < s_; ++i) sc_.col[i] = affine_col(f, axis_sample(reg[0], reg[2], i, s_));
             return;
         }
-        int32_t lo = rq_.width, hi = -1;
+        int32_t lo = rq_.width, hi = -1, first = -1, last = -1;
         for (int32_t i = 0; i < s_; ++i) {
             const Tap tx = box_axis_tap(f[0], f[2], reg[0], reg[2], i, s_, rq_.width);
             sc_.xtap[i] = tx;
@@ -90,50 +98,46 @@ private:
             if (tx.w0 != 0.0f || tx.w1 != 0.0f) {
                 lo = std::min(lo, tx.i0);
                 hi = std::max(hi, tx.i1);
+                first = first < 0 ? i : first;
+                last = i;
             }
         }
         sc_.xlo = hi < 0 ? 0 : lo;
         sc_.xhi = hi;
-        // From here on, x taps hold offsets into px, 3 * (x - xlo); outside columns (zero weights) read offset 0
-        // (any finite value does).
+        // From here on, x taps hold pixel offsets relative to xlo. Columns outside the frame (zero weights; the
+        // inside ones are contiguous) read their nearest inside column's pixels (any finite value does: 0 * v = 0),
+        // which keeps every block of columns within a narrow span of source pixels.
+        const Tap left = sc_.xtap[first < 0 ? 0 : first], right = sc_.xtap[last < 0 ? 0 : last];
         for (int32_t i = 0; i < s_; ++i) {
             Tap& t = sc_.xtap[i];
-            const bool inside = t.w0 != 0.0f || t.w1 != 0.0f;
-            t.i0 = inside ? 3 * (t.i0 - sc_.xlo) : 0;
-            t.i1 = inside ? 3 * (t.i1 - sc_.xlo) : 0;
+            const Tap& near = first < 0 ? t : (i < first ? left : (i > last ? right : t));
+            const int32_t i0 = first < 0 ? 0 : near.i0 - sc_.xlo, i1 = first < 0 ? 0 : near.i1 - sc_.xlo;
+            t.i0 = i0;
+            t.i1 = i1;
         }
+        if (fns_.blocks) build_blocks(sc_.xtap.data(), s_, sc_.blocks.data());
     }
 
     int32_t find(int32_t y) const { return sc_.cached[0] == y ? 0 : (sc_.cached[1] == y ? 1 : -1); }
 
-    // Source row y to floats, the horizontal pass on pixel vectors (lane l = source channel l; lane 3 is the next
-    // value, unused), then split into the three planes of cache slot `slot` (plane l = source channel l).
+    // Source row y, horizontally interpolated into the three planes of cache slot `slot` (plane l = channel l).
     void interpolate_row(int32_t slot, int32_t y) {
         const uint8_t* src = rq_.frame + static_cast<int64_t>(y) * rq_.pitch + static_cast<int64_t>(sc_.xlo) * 3;
-        float* px = sc_.px.data();
-        const int32_t count = 3 * (sc_.xhi - sc_.xlo + 1);
+        const int32_t npx = sc_.xhi - sc_.xlo + 1;
         if (y + 1 < rq_.height) {  // the next source row is usually needed next: start fetching it
-            for (int32_t x = 0; x < count; x += 64) __builtin_prefetch(src + rq_.pitch + x);
+            for (int32_t x = 0; x < 3 * npx; x += 64) __builtin_prefetch(src + rq_.pitch + x);
         }
-        for (int32_t x = 0; x < count; ++x) px[x] = static_cast<float>(src[x]);
-        float* h = sc_.rows[slot].data();
-        const Tap* xt = sc_.xtap.data();
-        int32_t i = 0;
-        for (; i + 4 <= s_; i += 4) {  // 4 columns at a time, transposed into the 3 planes
-            V4 v[4];
-            for (int q = 0; q < 4; ++q) {
-                const Tap t = xt[i + q];
-                v[q] = lerp_pixels(load4(px + static_cast<uint32_t>(t.i0)), load4(px + static_cast<uint32_t>(t.i1)), t);
-            }
-            store_planes4(h + i, h + s_ + i, h + 2 * s_ + i, v);
-        }
-        for (; i < s_; ++i) {
-            const V4 v = lerp_pixels(load4(px + static_cast<uint32_t>(xt[i].i0)),
-                                     load4(px + static_cast<uint32_t>(xt[i].i1)), xt[i]);
-            h[i] = v[0];
-            h[s_ + i] = v[1];
-            h[2 * s_ + i] = v[2];
-        }
+        RowIn in;
+        in.src = src;
+        in.npx = npx;
+        in.xtap = sc_.xtap.data();
+        in.blocks = sc_.blocks.data();
+        in.scratch = sc_.src.data();
+        in.scratch_stride = sc_.src_stride;
+        in.s = s_;
+        in.h = sc_.rows[slot].data();
+        in.stride = sc_.stride;
+        fns_.horizontal(in);
         sc_.cached[slot] = y;
     }
 
@@ -159,14 +163,20 @@ private:
             for (int c = 0; c < 3; ++c) fill_row(out_row(r, c, j), value(0.0f, c), s_);
             return;
         }
-        const float* h0 = nullptr;
-        const float* h1 = nullptr;
-        source_rows(ty.i0, ty.i1, &h0, &h1);
+        RowOut<OutT> o;
+        source_rows(ty.i0, ty.i1, &o.h0, &o.h1);
         const re_output_spec& p = rq_.spec;
+        o.stride = sc_.stride;
+        o.ty = ty;
+        o.scale = p.scale;
         for (int c = 0; c < 3; ++c) {
-            const int32_t plane = src_c_[c] * s_;
-            blend_row(h0 + plane, h1 + plane, ty, p.scale, p.mean[c], p.std[c], out_row(r, c, j), s_);
+            o.src_c[c] = src_c_[c];
+            o.mean[c] = p.mean[c];
+            o.std[c] = p.std[c];
+            o.o[c] = out_row(r, c, j);
         }
+        o.s = s_;
+        fns_.vertical(o);
     }
 
     void affine_out_row(int64_t r, int32_t j) {
@@ -187,6 +197,7 @@ private:
 
     const CpuRequest& rq_;
     Scratch& sc_;
+    const BoxRowFns<OutT> fns_;
     int32_t s_;
     int src_c_[3];
 };
@@ -207,8 +218,9 @@ Status run_typed(const CpuRequest& rq, int32_t num_threads) {
         scratch.reserve(static_cast<size_t>(threads));
         for (int64_t t = 0; t < threads; ++t) scratch.emplace_back(rq.spec.size, rq.width);
         std::atomic<int64_t> next{0};
-        const std::function<void(int)> work = [&rq, &scratch, &next, chunk, total_rows](int t) {
-            Worker<OutT> worker(rq, scratch[static_cast<size_t>(t)]);
+        const BoxRowFns<OutT> fns = box_row_fns(cpu_isa(), static_cast<OutT*>(nullptr));
+        const std::function<void(int)> work = [&rq, &scratch, &next, &fns, chunk, total_rows](int t) {
+            Worker<OutT> worker(rq, scratch[static_cast<size_t>(t)], fns);
             for (int64_t begin = next.fetch_add(chunk); begin < total_rows; begin = next.fetch_add(chunk)) {
                 worker.run(begin, std::min(begin + chunk, total_rows));
             }

@@ -87,14 +87,22 @@ class _References:
             return None
         return ref
 
+    @staticmethod
+    def key(spec: SubjectSpec) -> str:
+        return f"{spec.artifact}|{spec.backend.value}|{spec.path.value}"
+
+    def remember(self, spec: SubjectSpec, suite: str, logits: np.ndarray) -> None:
+        """Keep a measured configuration's logits, so a later reference to it is not run again."""
+        self.logits[(self.key(spec), suite)] = logits
+
     def get(self, ref: SubjectSpec, suite: str, faces: list[np.ndarray], batch: int) -> np.ndarray:
         from ran_edge.bench.loaders import load_subject
 
-        key = (ref.label, suite)
+        key = (self.key(ref), suite)
         if key not in self.logits:
-            if ref.label not in self.subjects:
-                self.subjects[ref.label] = load_subject(ref, self.cfg, self.model_cache)
-            self.logits[key] = predict(self.subjects[ref.label], faces, batch)[0]
+            if key[0] not in self.subjects:
+                self.subjects[key[0]] = load_subject(ref, self.cfg, self.model_cache)
+            self.logits[key] = predict(self.subjects[key[0]], faces, batch)[0]
         return self.logits[key]
 
     def close(self) -> None:
@@ -152,6 +160,7 @@ def _accuracy(subject: Subject, spec: SubjectSpec, mid: str, suites: list, faces
                 raise RanEdgeError(f"the model's classes {list(subject.class_names)} differ from the data's "
                                    f"{list(suite.dataset.class_names)}")
             logits, weights = predict(subject, faces, batch)
+            refs.remember(spec, suite.name, logits)
             rec = accuracy_skeleton(mid, suite.name)
             rec.update(accuracy_record(logits, labels, subject.class_names))
             rec["mean_region_weights"] = weights.mean(0).tolist() if len(weights) else []

@@ -95,6 +95,15 @@ def _sampler(labels: np.ndarray, num_classes: int, generator: torch.Generator) -
     return WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(labels), replacement=True, generator=generator)
 
 
+def _plain(value: Any) -> Any:
+    """Checkpoint metadata must load with ``weights_only=True``: enums become their values, tuples lists."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _optimizer(model: RAN, cfg: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
     if cfg.optimizer is Optimizer.SGD:
         opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
@@ -144,7 +153,7 @@ def train(
                         generator=gen, num_workers=cfg.num_workers, drop_last=len(train_set) > cfg.batch_size)
     opt, sched = _optimizer(model, cfg)
     meta = dict(meta or {})
-    meta["training"] = {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}, **meta.get("training", {})}
+    meta["training"] = {**{k: _plain(v) for k, v in asdict(cfg).items()}, **meta.get("training", {})}
 
     start_epoch, best_acc, best_epoch, history = 0, -1.0, 0, []
     last_path, best_path = out / LAST_NAME, out / BEST_NAME

@@ -127,3 +127,21 @@ def test_init_backbone_from_official_pretrained_trunk(tmp_path):
     wrong = build_ran(FERPLUS_CLASSES, "ferplus6", preprocess=PreprocessSpec(face_size=32, region_size=16), trunk_width=4)
     with pytest.raises(CheckpointError, match="shape"):
         load_trunk_weights(wrong, path)
+
+
+def test_training_checkpoints_load_without_trust(tmp_path):
+    """Metadata written by the training loop (enums in TrainConfig) must stay weights_only-loadable."""
+    import numpy as np
+
+    from ran_edge.data.dataset import FaceSample, InMemoryDataset
+    from ran_edge.train.loop import TrainConfig, train
+
+    rng = np.random.default_rng(0)
+    samples = [FaceSample(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), i % 2) for i in range(8)]
+    ds = InMemoryDataset(samples, ["a", "b"])
+    model = build_ran(("a", "b"), "ferplus6", preprocess=PreprocessSpec(face_size=32, region_size=16), trunk_width=4)
+    result = train(model, ds, ds, TrainConfig(epochs=1, lr=1e-3, batch_size=4, optimizer="adamw", schedule="cosine",
+                                              hflip=True), tmp_path, progress=False, log=lambda s: None)
+    for path in (result.best_path, result.last_path):
+        _, payload = load_checkpoint(path)  # no trust needed
+        assert payload["meta"]["training"]["optimizer"] == "adamw"
