@@ -6,7 +6,13 @@ TORCH   ?= torch==2.14.1 torchvision==0.29.1
 EXTRAS  ?= train,export,quantize,video,bench,dev
 DEMO_OUT ?= demo_out
 
-.PHONY: install kernels test test-fast demo bench clean
+SERVE_VENV   ?= .venv-serve
+SERVE_PY     := $(SERVE_VENV)/bin/python
+SERVE_STAMP  := $(SERVE_VENV)/.ran-edge-serve-installed
+# pyenv or Debian python both work (libpython fix in ran_edge/serve/server.py)
+SERVE_PYTHON ?= python3
+
+.PHONY: install kernels test demo serve-env bench-triton gpu-check clean
 
 install: $(STAMP)
 
@@ -22,12 +28,28 @@ kernels:
 	  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j2; \
 	else echo "no CMakeLists.txt: skipping kernels"; fi
 
-test: $(STAMP) kernels
+# Serving (PyTriton) lives in its own venv: nvidia-pytriton pins numpy<2.
+serve-env: $(SERVE_STAMP)
+
+$(SERVE_STAMP): pyproject.toml
+	@test -x $(SERVE_PY) || $(SERVE_PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_PY) -m pip install -q -e '.[serve]'
+	@touch $(SERVE_STAMP)
+
+test: $(STAMP) kernels serve-env
 	@if [ -f build/CTestTestfile.cmake ]; then ctest --test-dir build --output-on-failure; fi
 	$(PY) -m pytest -q
 
 demo: $(STAMP) kernels
 	$(VENV)/bin/ran-edge demo --out $(DEMO_OUT)
+
+bench-triton: $(STAMP) serve-env
+	$(PY) benchmarks/triton_load.py --make-artifact runs/triton_load/model.onnx
+	$(SERVE_PY) benchmarks/triton_load.py --artifact runs/triton_load/model.onnx --requests 60
+
+# On a machine with an NVIDIA GPU (and TensorRT wheels or JetPack): TensorRT + CUDA tests and a short bench.
+gpu-check:
+	bash benchmarks/gpu_check.sh
 
 clean:
 	rm -rf build $(DEMO_OUT) .pytest_cache

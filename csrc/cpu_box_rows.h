@@ -73,31 +73,39 @@ struct PermBlock {
 // Floats of slack after each source plane of the AVX-512 pass (a block loads 32 floats from base <= last pixel).
 constexpr int32_t kPlanePad = 2 * kBlock;
 
-// Rounds n up to a multiple of kBlock: the stride of the 3 planes of a horizontally interpolated row.
-inline int32_t plane_stride(int32_t n) { return (n + kBlock - 1) / kBlock * kBlock; }
+// Stride of the 3 planes of a horizontally interpolated row: room for S columns after a phase of up to
+// kBlock - 1 columns, rounded up to a multiple of kBlock.
+inline int32_t plane_stride(int32_t n) { return (n + 2 * kBlock - 1) / kBlock * kBlock; }
 
-// Builds the AVX-512 blocks from the x taps of a region (pixel offsets relative to xlo; columns with zero
-// weights hold an in-range neighbour's offsets). Columns past s repeat column s-1 with zero weights.
-inline void build_blocks(const Tap* xtap, int32_t s, PermBlock* blocks) {
-    for (int32_t b = 0; b * kBlock < s; ++b) {
+// Blocks of the AVX-512 pass for S = s columns at `phase` (0..kBlock-1): block b, lane l is column
+// kBlock * b + l - phase, so block b is stored at plane offset kBlock * b and column i at phase + i. The phase
+// lines the blocks up with 64-byte boundaries of the output rows (aligned, streamable stores). Built from the x
+// taps of a region (pixel offsets relative to xlo; columns with zero weights hold an in-range neighbour's
+// offsets); lanes outside 0..s-1 repeat the nearest column with zero weights. Returns the number of blocks.
+inline int32_t build_blocks(const Tap* xtap, int32_t s, int32_t phase, PermBlock* blocks) {
+    const int32_t nblocks = (s + phase + kBlock - 1) / kBlock;
+    for (int32_t b = 0; b < nblocks; ++b) {
         PermBlock& k = blocks[b];
-        int32_t lo = xtap[b * kBlock].i0, hi = lo;
+        int32_t lo = 0, hi = 0;
         for (int32_t l = 0; l < kBlock; ++l) {
-            const int32_t i = b * kBlock + l < s ? b * kBlock + l : s - 1;
-            lo = xtap[i].i0 < lo ? xtap[i].i0 : lo;
-            hi = xtap[i].i1 > hi ? xtap[i].i1 : hi;
+            const int32_t col = kBlock * b + l - phase;
+            const Tap& t = xtap[col < 0 ? 0 : (col >= s ? s - 1 : col)];
+            lo = l == 0 || t.i0 < lo ? t.i0 : lo;
+            hi = l == 0 || t.i1 > hi ? t.i1 : hi;
         }
         k.fits = hi - lo < 2 * kBlock;
         k.base = k.fits ? lo : 0;
         for (int32_t l = 0; l < kBlock; ++l) {
-            const bool real = b * kBlock + l < s;
-            const Tap t = xtap[real ? b * kBlock + l : s - 1];
+            const int32_t col = kBlock * b + l - phase;
+            const bool real = col >= 0 && col < s;
+            const Tap& t = xtap[col < 0 ? 0 : (col >= s ? s - 1 : col)];
             k.idx0[l] = t.i0 - k.base;
             k.idx1[l] = t.i1 - k.base;
             k.w0[l] = real ? t.w0 : 0.0f;
             k.w1[l] = real ? t.w1 : 0.0f;
         }
     }
+    return nblocks;
 }
 
 // One source row for the horizontal pass.
@@ -106,24 +114,28 @@ struct RowIn {
     int32_t npx;         // pixels xlo..xhi (0 when the region reads no column)
     const Tap* xtap;     // S taps, pixel offsets relative to xlo
     const PermBlock* blocks;
+    int32_t nblocks;
     float* scratch;      // portable: 3 * npx + 4 floats; AVX-512: 3 planes of `scratch_stride` floats
     int32_t scratch_stride;
     int32_t s;
-    float* h;            // out: 3 planes of `stride` floats (plane l = source channel l)
-    int32_t stride;
+    float* h;            // out: 3 planes of `stride` floats (plane l = source channel l), column i at i (portable,
+    int32_t stride;      // AVX2) or at phase + i (AVX-512, see build_blocks)
 };
 
 // One output row for the vertical pass.
 template <typename OutT>
 struct RowOut {
-    const float* h0;  // interpolated source rows (3 planes of `stride`)
+    const float* h0;  // interpolated source rows (3 planes of `stride`, 64-byte aligned, see RowIn::h)
     const float* h1;
     int32_t stride;
+    int32_t phase;    // AVX-512: build_blocks' phase and block count
+    int32_t nblocks;
     Tap ty;
     int32_t src_c[3];  // output channel c reads plane src_c[c]
     float scale, mean[3], std[3];
     OutT* o[3];        // output rows of the 3 output planes
     int32_t s;
+    bool stream;       // FP32 output may bypass the caches (non-temporal stores of whole 64-byte lines; AVX-512 only)
 };
 
 // ---- portable versions (also compiled into the AVX2 ones) ----
@@ -214,6 +226,12 @@ __attribute__((target("avx2,f16c"))) inline void vertical_avx2_f16(const RowOut<
 
 // ---- AVX-512F ----
 
+// GCC 12's avx512fintrin.h triggers -Wmaybe-uninitialized false positives (_mm512_undefined_*) once inlined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 // Source row -> 3 float planes (plane l = channel l), 16 pixels per step: 3 x 16 bytes -> 3 x 16 floats
 // (interleaved), then two two-register permutes per plane.
 __attribute__((target("avx512f"))) inline void split_planes_avx512(const uint8_t* src, int32_t npx, float* p0,
@@ -248,8 +266,7 @@ __attribute__((target("avx512f"))) inline void split_planes_avx512(const uint8_t
 __attribute__((target("avx512f"))) inline void horizontal_avx512_fn(const RowIn& r) {
     float* p[3] = {r.scratch, r.scratch + r.scratch_stride, r.scratch + 2 * r.scratch_stride};
     split_planes_avx512(r.src, r.npx, p[0], p[1], p[2]);
-    const int32_t nblocks = (r.s + kBlock - 1) / kBlock;
-    for (int32_t b = 0; b < nblocks; ++b) {
+    for (int32_t b = 0; b < r.nblocks; ++b) {
         const PermBlock& k = r.blocks[b];
         float* h = r.h + b * kBlock;
         if (k.fits) {
@@ -269,6 +286,15 @@ __attribute__((target("avx512f"))) inline void horizontal_avx512_fn(const RowIn&
     }
 }
 
+// normalise(lerp_col(a[l], b[l])) for 16 lanes.
+__attribute__((target("avx512f"), always_inline)) inline __m512 blend16(const float* a, const float* b, __m512 w0,
+                                                                         __m512 w1, __m512 sc, __m512 mu, __m512 sd,
+                                                                         bool divide) {
+    const __m512 v = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(a)),
+                                                               _mm512_mul_ps(w1, _mm512_loadu_ps(b))), sc), mu);
+    return divide ? _mm512_div_ps(v, sd) : v;
+}
+
 template <typename OutT>
 __attribute__((target("avx512f"))) inline void vertical_avx512_fn(const RowOut<OutT>& r) {
     const __m512 w0 = _mm512_set1_ps(r.ty.w0), w1 = _mm512_set1_ps(r.ty.w1), sc = _mm512_set1_ps(r.scale);
@@ -278,32 +304,48 @@ __attribute__((target("avx512f"))) inline void vertical_avx512_fn(const RowOut<O
         OutT* o = r.o[c];
         const __m512 mu = _mm512_set1_ps(r.mean[c]), sd = _mm512_set1_ps(r.std[c]);
         const bool divide = r.std[c] != 1.0f;  // as normalise(): dividing by 1 is exact and skipped
-        for (int32_t i = 0; i < r.s; i += kBlock) {  // the planes are padded to kBlock: full loads are safe
-            __m512 v = _mm512_add_ps(_mm512_mul_ps(w0, _mm512_loadu_ps(a + i)), _mm512_mul_ps(w1, _mm512_loadu_ps(b + i)));
-            v = _mm512_sub_ps(_mm512_mul_ps(v, sc), mu);
-            if (divide) v = _mm512_div_ps(v, sd);
-            const int32_t left = r.s - i;
+        // Block k holds columns kBlock * k - phase ... (+15); the stores mask the lanes outside 0..s-1 (masked-out
+        // lanes are never written, whatever the address).
+        for (int32_t k = 0; k < r.nblocks; ++k) {
+            const int32_t col = kBlock * k - r.phase;
+            const __m512 v = blend16(a + kBlock * k, b + kBlock * k, w0, w1, sc, mu, sd, divide);
+            uint32_t mask = 0xffffu;
+            if (col < 0) mask &= 0xffffu << static_cast<uint32_t>(-col);
+            if (r.s - col < kBlock) mask &= (1u << static_cast<uint32_t>(r.s - col)) - 1u;
             if (sizeof(OutT) == 4) {
-                if (left >= kBlock) {
-                    _mm512_storeu_ps(reinterpret_cast<float*>(o) + i, v);
+                const uintptr_t dst = reinterpret_cast<uintptr_t>(o) + 4 * static_cast<intptr_t>(col);
+                if (mask != 0xffffu) {
+                    _mm512_mask_storeu_ps(reinterpret_cast<float*>(dst), static_cast<__mmask16>(mask), v);
+                } else if (r.stream && dst % 64 == 0) {
+                    _mm512_stream_ps(reinterpret_cast<float*>(dst), v);
                 } else {
-                    _mm512_mask_storeu_ps(reinterpret_cast<float*>(o) + i, static_cast<__mmask16>((1u << left) - 1u), v);
+                    _mm512_storeu_ps(reinterpret_cast<float*>(dst), v);
                 }
-            } else {
+            } else {  // FP16 runs at phase 0
                 // vcvtps2ph, round to nearest even: equals float_to_half_bits on non-NaN values (see the AVX2 one)
                 const __m256i hv = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
-                if (left >= kBlock) {
-                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(reinterpret_cast<uint16_t*>(o) + i), hv);
+                uint16_t* oh = reinterpret_cast<uint16_t*>(o) + col;
+                if (mask == 0xffffu) {
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(oh), hv);
                 } else {
                     alignas(32) uint16_t tmp[kBlock];
                     _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), hv);
-                    memcpy(reinterpret_cast<uint16_t*>(o) + i, tmp, sizeof(uint16_t) * static_cast<size_t>(left));
+                    memcpy(oh, tmp, sizeof(uint16_t) * static_cast<size_t>(r.s - col));
                 }
             }
         }
     }
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// Orders the non-temporal stores of the calling thread before what follows (the end of its share of a call).
+inline void store_fence() { _mm_sfence(); }
+
+#else
+inline void store_fence() {}
 #endif  // RE_X86_SIMD
 
 // The pair of passes for one instruction set and output type.

@@ -24,16 +24,22 @@ namespace {
 
 constexpr int64_t kMinRowsPerChunk = 64;  // tiny regions are dealt several at a time
 constexpr int64_t kMaxThreads = 256;
+// Outputs of at least this size are written with non-temporal stores where supported: they do not fit the
+// per-core caches anyway, and streaming them saves reading every output line into the cache first.
+constexpr int64_t kStreamBytes = int64_t{4} << 20;
 
 // Per-thread scratch, allocated before any thread starts (workers never allocate).
 struct Scratch {
     std::vector<Tap> xtap, ytap;    // box faces: per output column / row of the current region (see prepare())
-    std::vector<PermBlock> blocks;  // box faces, AVX-512: the x taps in blocks of 16 columns
+    std::vector<PermBlock> blocks;  // box faces, AVX-512: the x taps in blocks of 16 columns (build_blocks)
+    int32_t nblocks = 0;
+    int32_t phase = 0;
     std::vector<AffineParts> col;   // affine faces: per output column of the current region
     std::vector<float> src;         // one source row as floats (interleaved, or 3 planes of src_stride for AVX-512)
     int32_t src_stride;
-    int32_t stride;                 // plane stride of rows[]: S rounded up to kBlock
-    std::vector<float> rows[2];     // two horizontally interpolated source rows, 3 planes of `stride` floats
+    int32_t stride;                 // plane stride of the interpolated rows (plane_stride(S))
+    std::vector<float> row_mem;     // two horizontally interpolated source rows, 3 planes of `stride` floats each,
+    float* rows[2];                 // 64-byte aligned
     int32_t cached[2] = {-1, -1};   // source row held by rows[0] / rows[1]
     int32_t xlo = 0, xhi = -1;      // source columns the current region reads
 
@@ -41,9 +47,15 @@ struct Scratch {
         : xtap(s), ytap(s), blocks(static_cast<size_t>(plane_stride(s) / kBlock)), col(s),
           src_stride(width + kPlanePad), stride(plane_stride(s)) {
         src.assign(3 * static_cast<size_t>(src_stride) + 4, 0.0f);
-        rows[0].assign(3 * static_cast<size_t>(stride), 0.0f);
-        rows[1].assign(3 * static_cast<size_t>(stride), 0.0f);
+        const size_t one = 3 * static_cast<size_t>(stride);
+        row_mem.assign(2 * one + 16, 0.0f);
+        const uintptr_t base = reinterpret_cast<uintptr_t>(row_mem.data());
+        rows[0] = row_mem.data() + ((64 - base % 64) % 64) / sizeof(float);
+        rows[1] = rows[0] + one;
     }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    Scratch(Scratch&& o) noexcept = default;  // rows[] stay valid: the vector's buffer moves with it
 };
 
 template <typename OutT>
@@ -51,6 +63,8 @@ class Worker {
 public:
     Worker(const CpuRequest& rq, Scratch& scratch, const BoxRowFns<OutT>& fns)
         : rq_(rq), sc_(scratch), fns_(fns), s_(rq.spec.size) {
+        const int64_t bytes = static_cast<int64_t>(rq.n) * rq.regions.k * 3 * s_ * s_ * static_cast<int64_t>(sizeof(OutT));
+        stream_ = bytes >= kStreamBytes;
         const bool swap = rq.spec.frame_order != rq.spec.out_order;
         for (int c = 0; c < 3; ++c) src_c_[c] = swap ? 2 - c : c;  // output channel c reads source channel src_c_[c]
     }
@@ -115,7 +129,13 @@ private:
             t.i0 = i0;
             t.i1 = i1;
         }
-        if (fns_.blocks) build_blocks(sc_.xtap.data(), s_, sc_.blocks.data());
+        if (fns_.blocks) {
+            // FP32 at AVX-512: line the 16-column blocks up with the 64-byte lines of the output rows (all rows of a
+            // region share them when S * 4 is a multiple of 64, e.g. S = 224; otherwise row 0's are used).
+            const uintptr_t addr = reinterpret_cast<uintptr_t>(out_row(r, 0, 0));
+            sc_.phase = sizeof(OutT) == 4 && addr % 4 == 0 ? static_cast<int32_t>(addr % 64 / 4) : 0;
+            sc_.nblocks = build_blocks(sc_.xtap.data(), s_, sc_.phase, sc_.blocks.data());
+        }
     }
 
     int32_t find(int32_t y) const { return sc_.cached[0] == y ? 0 : (sc_.cached[1] == y ? 1 : -1); }
@@ -132,10 +152,11 @@ private:
         in.npx = npx;
         in.xtap = sc_.xtap.data();
         in.blocks = sc_.blocks.data();
+        in.nblocks = sc_.nblocks;
         in.scratch = sc_.src.data();
         in.scratch_stride = sc_.src_stride;
         in.s = s_;
-        in.h = sc_.rows[slot].data();
+        in.h = sc_.rows[slot];
         in.stride = sc_.stride;
         fns_.horizontal(in);
         sc_.cached[slot] = y;
@@ -153,8 +174,8 @@ private:
             s1 = 1 - s0;
             interpolate_row(s1, y1);
         }
-        *h0 = sc_.rows[s0].data();
-        *h1 = sc_.rows[s1].data();
+        *h0 = sc_.rows[s0];
+        *h1 = sc_.rows[s1];
     }
 
     void box_out_row(int64_t r, int32_t j) {
@@ -167,6 +188,8 @@ private:
         source_rows(ty.i0, ty.i1, &o.h0, &o.h1);
         const re_output_spec& p = rq_.spec;
         o.stride = sc_.stride;
+        o.phase = sc_.phase;
+        o.nblocks = sc_.nblocks;
         o.ty = ty;
         o.scale = p.scale;
         for (int c = 0; c < 3; ++c) {
@@ -176,6 +199,7 @@ private:
             o.o[c] = out_row(r, c, j);
         }
         o.s = s_;
+        o.stream = stream_;
         fns_.vertical(o);
     }
 
@@ -199,6 +223,7 @@ private:
     Scratch& sc_;
     const BoxRowFns<OutT> fns_;
     int32_t s_;
+    bool stream_;
     int src_c_[3];
 };
 
@@ -224,6 +249,7 @@ Status run_typed(const CpuRequest& rq, int32_t num_threads) {
             for (int64_t begin = next.fetch_add(chunk); begin < total_rows; begin = next.fetch_add(chunk)) {
                 worker.run(begin, std::min(begin + chunk, total_rows));
             }
+            store_fence();
         };
         try {
             ThreadPool::instance().run(static_cast<int>(threads - 1), work);

@@ -12,7 +12,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="synthetic", help="calibration faces: 'synthetic' (train split) or a folder of images")
     p.add_argument("--num", type=int, default=512, help="number of calibration faces (default 512)")
     p.add_argument("--method", choices=["entropy", "percentile", "minmax"], default="percentile",
-                   help="activation range method (default percentile: met the accuracy bar on every suite, see calibration/README.md)")
+                   help="activation range method (default percentile; entropy loses 4-6 points here, see calibration/README.md)")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
                    help="per-output-channel weight scales (default on)")
     p.add_argument("--target", choices=["tensorrt", "cpu", "both"], default="both",

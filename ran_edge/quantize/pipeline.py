@@ -18,7 +18,7 @@ from ran_edge.errors import RanEdgeError
 from ran_edge.quantize.manifest import build_manifest, default_manifest_path, write_manifest
 from ran_edge.quantize.qdq import DEFAULT_FP32_SCOPE, Fp32Scope, QuantResult, QuantTarget, load_ran_onnx, quantize_int8
 from ran_edge.quantize.readers import DatasetReader, open_calibration_data
-from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, collect_stats
+from ran_edge.quantize.stats import DEFAULT_METHOD, CalibrationMethod, CalibrationStats, collect_stats
 from ran_edge.quantize.trt_cache import DEFAULT_TRT_VERSION, write_trt_cache
 
 
@@ -45,7 +45,7 @@ def output_paths(out: str | Path, targets: Sequence[QuantTarget]) -> dict[QuantT
 
 
 def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synthetic", num: int = 512,
-                   method: CalibrationMethod | str = CalibrationMethod.ENTROPY, per_channel: bool = True,
+                   method: CalibrationMethod | str = DEFAULT_METHOD, per_channel: bool = True,
                    targets: Sequence[QuantTarget | str] = (QuantTarget.TENSORRT, QuantTarget.CPU),
                    keep_fp32: Fp32Scope | str = DEFAULT_FP32_SCOPE, manifest: str | Path | None = None,
                    trt_cache: str | Path | None = None, trt_version: str = DEFAULT_TRT_VERSION, batch_size: int = 16,

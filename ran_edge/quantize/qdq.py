@@ -28,7 +28,7 @@ from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file
 from ran_edge.errors import RanEdgeError
 from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
 from ran_edge.quantize.readers import CalibrationReader
-from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, collect_stats
+from ran_edge.quantize.stats import DEFAULT_METHOD, CalibrationMethod, CalibrationStats, collect_stats
 
 
 class QuantTarget(str, enum.Enum):
@@ -92,7 +92,7 @@ def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
 
 
 def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: CalibrationReader | None = None,
-                  method: CalibrationMethod | str = CalibrationMethod.ENTROPY, per_channel: bool = True,
+                  method: CalibrationMethod | str = DEFAULT_METHOD, per_channel: bool = True,
                   target: QuantTarget | str = QuantTarget.TENSORRT, keep_fp32: Fp32Scope | str = DEFAULT_FP32_SCOPE,
                   stats: CalibrationStats | None = None, manifest_sha256: str | None = None,
                   log: Callable[[str], None] = print) -> QuantResult:

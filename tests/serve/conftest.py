@@ -36,7 +36,7 @@ def serve_python() -> str:
     return str(py)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def onnx_artifacts(tmp_path_factory) -> Dict[str, Path]:
     """Tiny ``faces`` and ``regions`` ONNX artifacts with sidecars (exported here, no downloads)."""
     pytest.importorskip("torch")

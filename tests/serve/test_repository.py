@@ -101,3 +101,28 @@ def test_cli_export_triton(onnx_artifacts, tmp_path, capsys):
     assert "N*K region rows" in capsys.readouterr().err
     assert cli(["export-triton", str(onnx_artifacts["faces"]), "--repo", str(tmp_path / "ds"), "--deepstream"]) == 1
     assert not (tmp_path / "ds").exists()  # refused before writing
+
+
+@pytest.mark.slow
+def test_generated_preprocess_model_runs_in_real_triton(repo, onnx_artifacts, serve_python, tmp_path):
+    """The generated Python-backend model loads in PyTriton's tritonserver and returns exactly the
+    Classifier's preprocessed input (faces and regions). The ensemble and the main ONNX/TensorRT
+    models need the onnxruntime/tensorrt backends, which PyTriton's server does not ship."""
+    from ran_edge.runtime import load
+    from tests.serve.test_server import free_port_triple
+
+    single = tmp_path / "repo"
+    for name in ("ran_preprocess", "ran_regions_preprocess"):
+        shutil.copytree(repo / name, single / name)
+    batch = np.stack(faces(3, size=(40, 36)))
+    np.savez(tmp_path / "faces.npz", faces=batch)
+    out = tmp_path / "out.npz"
+    run = subprocess.run([serve_python, str(ROOT / "tests" / "serve" / "client_check.py"), "preprocess", "--repo",
+                          str(single), "--model", "ran_preprocess", "--model", "ran_regions_preprocess",
+                          "--port", str(free_port_triple()), "--faces", str(tmp_path / "faces.npz"), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    got = np.load(out)
+    for name, art in (("ran_preprocess", "faces"), ("ran_regions_preprocess", "regions")):
+        with load(onnx_artifacts[art]) as clf:
+            np.testing.assert_array_equal(got[name], clf.preprocess(list(batch)))
