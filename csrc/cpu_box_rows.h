@@ -136,27 +136,37 @@ struct RowOut {
     OutT* o[3];        // output rows of the 3 output planes
     int32_t s;
     bool stream;       // FP32 output may bypass the caches (non-temporal stores of whole 64-byte lines; AVX-512 only)
+    // AVX-512 FP32 with S a multiple of 16 and phase > 0: row j's last block and row j+1's first block share one
+    // 64-byte line. carry_out: keep this row's last block in carry[c] (kBlock floats per output plane) instead of
+    // storing it; carry_in: carry[c] holds the previous row's, merge it into this row's first block and store the
+    // whole line. The caller stores a carry that no next row picks up (flush_carry).
+    float* carry;
+    bool carry_in;
+    bool carry_out;
 };
 
 // ---- portable versions (also compiled into the AVX2 ones) ----
 
+// (Fields are copied to locals first: the stores below may alias anything, which would make the compiler
+// reload them from `r` in every iteration.)
 __attribute__((always_inline)) inline void horizontal_portable(const RowIn& r) {
-    float* px = r.scratch;
-    const int32_t count = 3 * r.npx;
-    for (int32_t x = 0; x < count; ++x) px[x] = static_cast<float>(r.src[x]);
-    float* h = r.h;
-    const int32_t st = r.stride;
+    float* const px = r.scratch;
+    const uint8_t* const src = r.src;
+    const Tap* const xtap = r.xtap;
+    const int32_t count = 3 * r.npx, s = r.s, st = r.stride;
+    for (int32_t x = 0; x < count; ++x) px[x] = static_cast<float>(src[x]);
+    float* const h = r.h;
     int32_t i = 0;
-    for (; i + 4 <= r.s; i += 4) {  // 4 columns at a time, transposed into the 3 planes
+    for (; i + 4 <= s; i += 4) {  // 4 columns at a time, transposed into the 3 planes
         V4 v[4];
         for (int q = 0; q < 4; ++q) {
-            const Tap t = r.xtap[i + q];
+            const Tap t = xtap[i + q];
             v[q] = lerp_pixels(load4(px + 3 * static_cast<uint32_t>(t.i0)), load4(px + 3 * static_cast<uint32_t>(t.i1)), t);
         }
         store_planes4(h + i, h + st + i, h + 2 * st + i, v);
     }
-    for (; i < r.s; ++i) {
-        const Tap t = r.xtap[i];
+    for (; i < s; ++i) {
+        const Tap t = xtap[i];
         const V4 v = lerp_pixels(load4(px + 3 * static_cast<uint32_t>(t.i0)), load4(px + 3 * static_cast<uint32_t>(t.i1)), t);
         h[i] = v[0];
         h[st + i] = v[1];
@@ -166,9 +176,10 @@ __attribute__((always_inline)) inline void horizontal_portable(const RowIn& r) {
 
 template <typename OutT>
 __attribute__((always_inline)) inline void vertical_portable(const RowOut<OutT>& r) {
+    const RowOut<OutT> l = r;  // locals (see horizontal_portable)
     for (int c = 0; c < 3; ++c) {
-        const int32_t plane = r.src_c[c] * r.stride;
-        blend_row(r.h0 + plane, r.h1 + plane, r.ty, r.scale, r.mean[c], r.std[c], r.o[c], r.s);
+        const int32_t plane = l.src_c[c] * l.stride;
+        blend_row(l.h0 + plane, l.h1 + plane, l.ty, l.scale, l.mean[c], l.std[c], l.o[c], l.s);
     }
 }
 
@@ -314,7 +325,17 @@ __attribute__((target("avx512f"))) inline void vertical_avx512_fn(const RowOut<O
             if (r.s - col < kBlock) mask &= (1u << static_cast<uint32_t>(r.s - col)) - 1u;
             if (sizeof(OutT) == 4) {
                 const uintptr_t dst = reinterpret_cast<uintptr_t>(o) + 4 * static_cast<intptr_t>(col);
-                if (mask != 0xffffu) {
+                if (k == 0 && col < 0 && r.carry_in) {  // the previous row's last columns complete the line
+                    const __m512 line = _mm512_mask_blend_ps(static_cast<__mmask16>(mask),
+                                                             _mm512_loadu_ps(r.carry + kBlock * c), v);
+                    if (r.stream && dst % 64 == 0) {
+                        _mm512_stream_ps(reinterpret_cast<float*>(dst), line);
+                    } else {
+                        _mm512_storeu_ps(reinterpret_cast<float*>(dst), line);
+                    }
+                } else if (k == r.nblocks - 1 && mask != 0xffffu && col > 0 && r.carry_out) {
+                    _mm512_storeu_ps(r.carry + kBlock * c, v);
+                } else if (mask != 0xffffu) {
                     _mm512_mask_storeu_ps(reinterpret_cast<float*>(dst), static_cast<__mmask16>(mask), v);
                 } else if (r.stream && dst % 64 == 0) {
                     _mm512_stream_ps(reinterpret_cast<float*>(dst), v);

@@ -5,6 +5,8 @@
 // vertical blend and normalisation then run plane by plane over contiguous memory (vectorised). Every value is
 // computed with the operations of region_batch_math.h in the same order, so the result is bit-identical to a plain
 // per-pixel loop over those functions, whatever the number of threads.
+#include <string.h>
+
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -41,6 +43,9 @@ struct Scratch {
     std::vector<float> row_mem;     // two horizontally interpolated source rows, 3 planes of `stride` floats each,
     float* rows[2];                 // 64-byte aligned
     int32_t cached[2] = {-1, -1};   // source row held by rows[0] / rows[1]
+    alignas(64) float carry[3 * kBlock];  // AVX-512 FP32: last block of a row per output plane (RowOut::carry)
+    int64_t carry_region = -1;      // the row whose last columns are in carry (-1: none)
+    int32_t carry_row = -1;
     int32_t xlo = 0, xhi = -1;      // source columns the current region reads
 
     Scratch(int32_t s, int32_t width)
@@ -69,6 +74,9 @@ public:
         for (int c = 0; c < 3; ++c) src_c_[c] = swap ? 2 - c : c;  // output channel c reads source channel src_c_[c]
     }
 
+    // Ends this thread's share of the call (stores a pending carry).
+    void finish() { flush_carry(); }
+
     void run(int64_t row_begin, int64_t row_end) {
         int64_t region = -1;
         for (int64_t g = row_begin; g < row_end; ++g) {
@@ -96,7 +104,18 @@ private:
     }
     float value(float v, int c) const { return normalise(v, rq_.spec.scale, rq_.spec.mean[c], rq_.spec.std[c]); }
 
+    // Stores the columns s - phase .. s - 1 of the row held in carry (a partial 64-byte line).
+    void flush_carry() {
+        if (sc_.carry_region < 0) return;
+        for (int c = 0; c < 3; ++c) {
+            OutT* o = out_row(sc_.carry_region, c, sc_.carry_row) + (s_ - sc_.phase);
+            memcpy(o, sc_.carry + kBlock * c, sizeof(OutT) * static_cast<size_t>(sc_.phase));
+        }
+        sc_.carry_region = -1;
+    }
+
     void prepare(int64_t r) {
+        flush_carry();
         const double* reg = region_box(r);
         const double* f = face(r);
         sc_.cached[0] = sc_.cached[1] = -1;  // x taps change
@@ -135,6 +154,7 @@ private:
             const uintptr_t addr = reinterpret_cast<uintptr_t>(out_row(r, 0, 0));
             sc_.phase = sizeof(OutT) == 4 && addr % 4 == 0 ? static_cast<int32_t>(addr % 64 / 4) : 0;
             sc_.nblocks = build_blocks(sc_.xtap.data(), s_, sc_.phase, sc_.blocks.data());
+            carry_ = stream_ && sc_.phase > 0 && s_ % kBlock == 0 && sizeof(OutT) == 4;
         }
     }
 
@@ -180,7 +200,10 @@ private:
 
     void box_out_row(int64_t r, int32_t j) {
         const Tap ty = sc_.ytap[j];
+        const bool carry_in = sc_.carry_region == r && sc_.carry_row == j - 1;
+        if (!carry_in) flush_carry();
         if (ty.w0 == 0.0f && ty.w1 == 0.0f) {  // sample row outside the frame
+            flush_carry();
             for (int c = 0; c < 3; ++c) fill_row(out_row(r, c, j), value(0.0f, c), s_);
             return;
         }
@@ -200,7 +223,12 @@ private:
         }
         o.s = s_;
         o.stream = stream_;
+        o.carry = sc_.carry;
+        o.carry_in = carry_in;
+        o.carry_out = carry_ && j + 1 < s_;
         fns_.vertical(o);
+        sc_.carry_region = o.carry_out ? r : -1;
+        sc_.carry_row = j;
     }
 
     void affine_out_row(int64_t r, int32_t j) {
@@ -224,6 +252,7 @@ private:
     const BoxRowFns<OutT> fns_;
     int32_t s_;
     bool stream_;
+    bool carry_ = false;  // rows hand their last block to the next row (RowOut::carry_out)
     int src_c_[3];
 };
 
@@ -249,6 +278,7 @@ Status run_typed(const CpuRequest& rq, int32_t num_threads) {
             for (int64_t begin = next.fetch_add(chunk); begin < total_rows; begin = next.fetch_add(chunk)) {
                 worker.run(begin, std::min(begin + chunk, total_rows));
             }
+            worker.finish();
             store_fence();
         };
         try {

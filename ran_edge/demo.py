@@ -37,6 +37,7 @@ class DemoConfig:
     seed: int = 0
     preset: str = "ferplus6"
     attention: str = "official"
+    calibration_faces: int = 512
     progress: bool = True
 
     @property
@@ -133,6 +134,61 @@ def step_evaluate(cfg: DemoConfig, report: DemoReport, checkpoint: Path, log: Lo
     return result
 
 
+def step_export(cfg: DemoConfig, report: DemoReport, checkpoint: Path, log: Log) -> dict[str, Path]:
+    """ONNX (faces and regions inputs, simplified and checked), TorchScript, and the FP16 analysis + FP16 ONNX."""
+    from ran_edge.export import export_onnx, export_torchscript
+    from ran_edge.export.fp16 import analyse_and_convert
+    from ran_edge.model.checkpoint import load_checkpoint
+
+    t0 = time.perf_counter()
+    model, _ = load_checkpoint(checkpoint)
+    folder = cfg.out / "artifacts"
+    faces = export_onnx(model, folder / "model.onnx", checkpoint_path=checkpoint, log=log)
+    regions = export_onnx(model, folder / "model.regions.onnx", input_kind="regions", checkpoint_path=checkpoint, log=log)
+    ts = export_torchscript(model, folder / "model.ts", checkpoint_path=checkpoint, log=log)
+    fp16_report, fp16_path = analyse_and_convert(faces.path, data=f"synthetic:size={cfg.image_size}", num=64, log=log)
+    paths = {"onnx": Path(faces.path), "onnx_regions": Path(regions.path), "torchscript": Path(ts.path),
+             "onnx_fp16": Path(fp16_path)}
+    report.artifacts.update({k: str(v) for k, v in paths.items()})
+    report.figures["export"] = {"onnx": dict(faces.report), "fp16": fp16_report.to_dict()}
+    report.seconds["export"] = time.perf_counter() - t0
+    return paths
+
+
+def step_quantize(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log: Log) -> dict[str, Path]:
+    """INT8 QDQ in both flavours (TensorRT S8S8, CPU U8S8) from one calibration, plus cache and manifest."""
+    from ran_edge.quantize import QuantTarget, calibrate_onnx
+
+    t0 = time.perf_counter()
+    out = paths["onnx"].with_name("model.int8.onnx")
+    run = calibrate_onnx(paths["onnx"], out, data=f"synthetic:size={cfg.image_size},seed={cfg.seed + 1}",
+                         num=cfg.calibration_faces, targets=(QuantTarget.TENSORRT, QuantTarget.CPU),
+                         progress=cfg.progress, log=log)
+    q = {"onnx_int8_tensorrt": Path(run.results[QuantTarget.TENSORRT].path),
+         "onnx_int8_cpu": Path(run.results[QuantTarget.CPU].path),
+         "trt_calibration_cache": Path(run.trt_cache), "calibration_manifest": Path(run.manifest)}
+    report.artifacts.update({k: str(v) for k, v in q.items()})
+    report.seconds["quantize"] = time.perf_counter() - t0
+    return q
+
+
+def step_precision_accuracy(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log: Log) -> dict[str, Any]:
+    """FP32 vs FP16 vs INT8 (both flavours) accuracy and top-1 agreement on clean / occlusion / pose (ONNX Runtime)."""
+    from ran_edge.artifact import read_sidecar, write_json_atomic
+    from ran_edge.quantize.accuracy import compare_on_suites
+
+    t0 = time.perf_counter()
+    suites = load_suites(cfg)
+    others = {"fp16": paths["onnx_fp16"], "int8-trt": paths["onnx_int8_tensorrt"], "int8-cpu": paths["onnx_int8_cpu"]}
+    result = compare_on_suites(paths["onnx"], others, suites, read_sidecar(paths["onnx"]), log)
+    write_json_atomic(cfg.out / "precision.json", result)
+    report.figures["precision"] = {suite: {name: {k: cmp[k] for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points")}
+                                           for name, cmp in by_name.items()} for suite, by_name in result.items()}
+    report.artifacts["precision_json"] = str(cfg.out / "precision.json")
+    report.seconds["precision"] = time.perf_counter() - t0
+    return result
+
+
 def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
     """Run every demo step into ``cfg.out``; returns the report (also written as demo.json)."""
     from ran_edge.artifact import write_json_atomic
@@ -142,6 +198,9 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
     t0 = time.perf_counter()
     checkpoint = step_train(cfg, report, log)
     step_evaluate(cfg, report, checkpoint, log)
+    paths = step_export(cfg, report, checkpoint, log)
+    paths.update(step_quantize(cfg, report, paths, log))
+    step_precision_accuracy(cfg, report, paths, log)
     report.seconds["total"] = time.perf_counter() - t0
     write_json_atomic(cfg.out / "demo.json", {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
