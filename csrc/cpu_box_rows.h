@@ -112,7 +112,7 @@ inline int32_t build_blocks(const Tap* xtap, int32_t s, int32_t phase, PermBlock
 struct RowIn {
     const uint8_t* src;  // pixel xlo of the source row (3 bytes per pixel)
     int32_t npx;         // pixels xlo..xhi (0 when the region reads no column)
-    const Tap* xtap;     // S taps, pixel offsets relative to xlo
+    const Tap* xtap;     // S taps, offsets relative to xlo: in pixels (AVX-512) or floats (3 per pixel; the others)
     const PermBlock* blocks;
     int32_t nblocks;
     float* scratch;      // portable: 3 * npx + 4 floats; AVX-512: 3 planes of `scratch_stride` floats
@@ -161,13 +161,13 @@ __attribute__((always_inline)) inline void horizontal_portable(const RowIn& r) {
         V4 v[4];
         for (int q = 0; q < 4; ++q) {
             const Tap t = xtap[i + q];
-            v[q] = lerp_pixels(load4(px + 3 * static_cast<uint32_t>(t.i0)), load4(px + 3 * static_cast<uint32_t>(t.i1)), t);
+            v[q] = lerp_pixels(load4(px + static_cast<uint32_t>(t.i0)), load4(px + static_cast<uint32_t>(t.i1)), t);
         }
         store_planes4(h + i, h + st + i, h + 2 * st + i, v);
     }
     for (; i < s; ++i) {
         const Tap t = xtap[i];
-        const V4 v = lerp_pixels(load4(px + 3 * static_cast<uint32_t>(t.i0)), load4(px + 3 * static_cast<uint32_t>(t.i1)), t);
+        const V4 v = lerp_pixels(load4(px + static_cast<uint32_t>(t.i0)), load4(px + static_cast<uint32_t>(t.i1)), t);
         h[i] = v[0];
         h[st + i] = v[1];
         h[2 * st + i] = v[2];
@@ -275,24 +275,38 @@ __attribute__((target("avx512f"))) inline void split_planes_avx512(const uint8_t
 }
 
 __attribute__((target("avx512f"))) inline void horizontal_avx512_fn(const RowIn& r) {
-    float* p[3] = {r.scratch, r.scratch + r.scratch_stride, r.scratch + 2 * r.scratch_stride};
-    split_planes_avx512(r.src, r.npx, p[0], p[1], p[2]);
-    for (int32_t b = 0; b < r.nblocks; ++b) {
-        const PermBlock& k = r.blocks[b];
-        float* h = r.h + b * kBlock;
+    // locals: the intrinsic stores may alias anything (see horizontal_portable)
+    float* const p0 = r.scratch;
+    float* const p1 = p0 + r.scratch_stride;
+    float* const p2 = p1 + r.scratch_stride;
+    const PermBlock* const blocks = r.blocks;
+    const int32_t nblocks = r.nblocks, st = r.stride;
+    float* const h0 = r.h;
+    float* const h1 = h0 + st;
+    float* const h2 = h1 + st;
+    split_planes_avx512(r.src, r.npx, p0, p1, p2);
+    for (int32_t b = 0; b < nblocks; ++b) {
+        const PermBlock& k = blocks[b];
+        const int32_t o = b * kBlock;
         if (k.fits) {
             const __m512i i0 = _mm512_loadu_si512(k.idx0), i1 = _mm512_loadu_si512(k.idx1);
             const __m512 w0 = _mm512_loadu_ps(k.w0), w1 = _mm512_loadu_ps(k.w1);
-            for (int c = 0; c < 3; ++c) {
-                const float* v = p[c] + k.base;
-                const __m512 lo = _mm512_loadu_ps(v), hi = _mm512_loadu_ps(v + kBlock);
-                const __m512 va = _mm512_permutex2var_ps(lo, i0, hi), vb = _mm512_permutex2var_ps(lo, i1, hi);
-                _mm512_storeu_ps(h + c * r.stride, _mm512_add_ps(_mm512_mul_ps(w0, va), _mm512_mul_ps(w1, vb)));
-            }
+            const int32_t base = k.base;
+            const __m512 lo0 = _mm512_loadu_ps(p0 + base), hi0 = _mm512_loadu_ps(p0 + base + kBlock);
+            const __m512 lo1 = _mm512_loadu_ps(p1 + base), hi1 = _mm512_loadu_ps(p1 + base + kBlock);
+            const __m512 lo2 = _mm512_loadu_ps(p2 + base), hi2 = _mm512_loadu_ps(p2 + base + kBlock);
+            _mm512_storeu_ps(h0 + o, _mm512_add_ps(_mm512_mul_ps(w0, _mm512_permutex2var_ps(lo0, i0, hi0)),
+                                                   _mm512_mul_ps(w1, _mm512_permutex2var_ps(lo0, i1, hi0))));
+            _mm512_storeu_ps(h1 + o, _mm512_add_ps(_mm512_mul_ps(w0, _mm512_permutex2var_ps(lo1, i0, hi1)),
+                                                   _mm512_mul_ps(w1, _mm512_permutex2var_ps(lo1, i1, hi1))));
+            _mm512_storeu_ps(h2 + o, _mm512_add_ps(_mm512_mul_ps(w0, _mm512_permutex2var_ps(lo2, i0, hi2)),
+                                                   _mm512_mul_ps(w1, _mm512_permutex2var_ps(lo2, i1, hi2))));
         } else {
-            for (int c = 0; c < 3; ++c)
-                for (int32_t l = 0; l < kBlock; ++l)
-                    h[c * r.stride + l] = k.w0[l] * p[c][k.idx0[l]] + k.w1[l] * p[c][k.idx1[l]];
+            for (int32_t l = 0; l < kBlock; ++l) {
+                h0[o + l] = k.w0[l] * p0[k.idx0[l]] + k.w1[l] * p0[k.idx1[l]];
+                h1[o + l] = k.w0[l] * p1[k.idx0[l]] + k.w1[l] * p1[k.idx1[l]];
+                h2[o + l] = k.w0[l] * p2[k.idx0[l]] + k.w1[l] * p2[k.idx1[l]];
+            }
         }
     }
 }
@@ -307,7 +321,8 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 blend16(const fl
 }
 
 template <typename OutT>
-__attribute__((target("avx512f"))) inline void vertical_avx512_fn(const RowOut<OutT>& r) {
+__attribute__((target("avx512f"))) inline void vertical_avx512_fn(const RowOut<OutT>& row) {
+    const RowOut<OutT> r = row;  // locals (see horizontal_avx512_fn)
     const __m512 w0 = _mm512_set1_ps(r.ty.w0), w1 = _mm512_set1_ps(r.ty.w1), sc = _mm512_set1_ps(r.scale);
     for (int c = 0; c < 3; ++c) {
         const float* a = r.h0 + r.src_c[c] * r.stride;

@@ -137,7 +137,7 @@ private:
         }
         sc_.xlo = hi < 0 ? 0 : lo;
         sc_.xhi = hi;
-        // From here on, x taps hold pixel offsets relative to xlo. Columns outside the frame (zero weights; the
+        // From here on, x taps hold pixel offsets relative to xlo (times 3 for the pixel-vector pass). Columns outside the frame (zero weights; the
         // inside ones are contiguous) read their nearest inside column's pixels (any finite value does: 0 * v = 0),
         // which keeps every block of columns within a narrow span of source pixels.
         const Tap left = sc_.xtap[first < 0 ? 0 : first], right = sc_.xtap[last < 0 ? 0 : last];
@@ -145,8 +145,9 @@ private:
             Tap& t = sc_.xtap[i];
             const Tap& near = first < 0 ? t : (i < first ? left : (i > last ? right : t));
             const int32_t i0 = first < 0 ? 0 : near.i0 - sc_.xlo, i1 = first < 0 ? 0 : near.i1 - sc_.xlo;
-            t.i0 = i0;
-            t.i1 = i1;
+            const int32_t scale = fns_.blocks ? 1 : 3;  // the pixel-vector pass takes float offsets (3 per pixel)
+            t.i0 = scale * i0;
+            t.i1 = scale * i1;
         }
         if (fns_.blocks) {
             // FP32 at AVX-512: line the 16-column blocks up with the 64-byte lines of the output rows (all rows of a

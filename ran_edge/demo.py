@@ -23,14 +23,14 @@ class DemoConfig:
     """Options of ``ran-edge demo`` (defaults sized for 2 CPU cores, ≤ 10 minutes)."""
 
     out: Path
-    n_train: int = 3500
+    n_train: int = 10000
     n_val: int = 700
     n_test: int = 1400
     image_size: int = 64
     face_size: int = 64
     region_size: int = 32
     trunk_width: int = 16
-    epochs: int = 16
+    epochs: int = 12
     lr: float = 3e-3
     weight_decay: float = 0.05
     batch_size: int = 64
@@ -38,6 +38,7 @@ class DemoConfig:
     preset: str = "ferplus6"
     attention: str = "official"
     calibration_faces: int = 512
+    bench_iters: int = 30
     progress: bool = True
 
     @property
@@ -189,6 +190,20 @@ def step_precision_accuracy(cfg: DemoConfig, report: DemoReport, paths: dict[str
     return result
 
 
+def step_bench(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log: Log) -> Path:
+    """Latency, throughput and per-suite accuracy of the FP32 and INT8 (CPU flavour) ONNX, side by side."""
+    from ran_edge.bench import BenchConfig, run_bench
+
+    t0 = time.perf_counter()
+    res = run_bench(BenchConfig(artifacts=(str(paths["onnx"]), str(paths["onnx_int8_cpu"])), out=cfg.out / "bench",
+                                batches=(1, 8), iters=cfg.bench_iters, threads=1, data=cfg.data_spec,
+                                progress=cfg.progress), log=log)
+    report.artifacts["bench_md"] = str(res.md_path)
+    report.artifacts["bench_json"] = str(res.json_path)
+    report.seconds["bench"] = time.perf_counter() - t0
+    return Path(res.md_path)
+
+
 def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
     """Run every demo step into ``cfg.out``; returns the report (also written as demo.json)."""
     from ran_edge.artifact import write_json_atomic
@@ -201,6 +216,7 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
     paths = step_export(cfg, report, checkpoint, log)
     paths.update(step_quantize(cfg, report, paths, log))
     step_precision_accuracy(cfg, report, paths, log)
+    step_bench(cfg, report, paths, log)
     report.seconds["total"] = time.perf_counter() - t0
     write_json_atomic(cfg.out / "demo.json", {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
