@@ -39,6 +39,7 @@ class DemoConfig:
     attention: str = "official"
     calibration_faces: int = 512
     bench_iters: int = 30
+    video: bool = False
     progress: bool = True
 
     @property
@@ -204,6 +205,49 @@ def step_bench(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log:
     return Path(res.md_path)
 
 
+def step_video(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log: Log) -> dict[str, Any]:
+    """Generate a labelled test video, run the video pipeline on it, and score it against the truth."""
+    from ran_edge.video.demo import run_video_demo
+
+    t0 = time.perf_counter()
+    res = run_video_demo(paths["onnx"], cfg.out / "video", seed=cfg.seed)
+    figures = {"smoothed": res.score.to_dict(), "raw": res.raw_score.to_dict(),
+               "true_label_switches_per_min": res.true_switches_per_min, "profile": res.profile}
+    log(f"[video] {res.score.frames} frames: faces found on {100 * res.score.coverage:.1f}% of frames with a visible face, "
+        f"smoothed label accuracy {100 * res.score.accuracy:.1f}% (raw {100 * res.raw_score.accuracy:.1f}%)")
+    report.figures["video"] = figures
+    report.artifacts.update({"video": str(res.video), "video_annotated": str(res.annotated), "video_events": str(res.events)})
+    report.seconds["video"] = time.perf_counter() - t0
+    return figures
+
+
+def render_markdown(cfg: DemoConfig, report: DemoReport) -> str:
+    """``report.md``: what a person reads first after the demo."""
+    f = report.figures
+    lines = ["# ran-edge demo report", "",
+             f"Synthetic faces `{cfg.data_spec}`; narrow RAN (ResNet-18 layout at width {cfg.trunk_width}, "
+             f"{cfg.face_size}px faces, {cfg.region_size}px regions, preset {cfg.preset}, attention {cfg.attention}), "
+             f"{cfg.epochs} epochs. Best validation accuracy {100 * f.get('best_val_accuracy', 0):.2f}%.", "",
+             "## Accuracy of the checkpoint (torch, region-batch path)", "", "| suite | accuracy |", "|---|---:|"]
+    lines += [f"| {k} | {100 * v:.2f}% |" for k, v in f.get("suites", {}).items()]
+    if "precision" in f:
+        lines += ["", "## FP32 vs FP16 vs INT8 (ONNX Runtime)", "",
+                  "| suite | FP32 | " + " | ".join(f"{n} acc / agreement" for n in next(iter(f["precision"].values()))) + " |",
+                  "|---|---:|" + "---:|" * len(next(iter(f["precision"].values())))]
+        for suite, by_name in f["precision"].items():
+            fp32 = next(iter(by_name.values()))["accuracy_fp32"]
+            cells = [f"{100 * c['accuracy']:.2f}% / {100 * c['agreement']:.2f}%" for c in by_name.values()]
+            lines.append(f"| {suite} | {100 * fp32:.2f}% | " + " | ".join(cells) + " |")
+    if "video" in f:
+        v = f["video"]["smoothed"]
+        lines += ["", "## Video pipeline", "", f"{v['frames']} frames; faces found on {100 * v['coverage']:.1f}% of frames "
+                  f"with a visible face; smoothed label accuracy {100 * v['accuracy']:.1f}%."]
+    lines += ["", "## Time (s)", "", "| step | seconds |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in report.seconds.items()]
+    lines += ["", "## Files", ""] + [f"- {k}: `{v}`" for k, v in report.artifacts.items()]
+    return "\n".join(lines) + "\n"
+
+
 def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
     """Run every demo step into ``cfg.out``; returns the report (also written as demo.json)."""
     from ran_edge.artifact import write_json_atomic
@@ -217,7 +261,11 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
     paths.update(step_quantize(cfg, report, paths, log))
     step_precision_accuracy(cfg, report, paths, log)
     step_bench(cfg, report, paths, log)
+    if cfg.video:
+        step_video(cfg, report, paths, log)
     report.seconds["total"] = time.perf_counter() - t0
+    report.artifacts["report_md"] = str(cfg.out / "report.md")
+    (cfg.out / "report.md").write_text(render_markdown(cfg, report))
     write_json_atomic(cfg.out / "demo.json", {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "figures": report.figures, "artifacts": report.artifacts, "seconds": report.seconds,

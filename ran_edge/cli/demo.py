@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs (default {d.epochs})")
     p.add_argument("--n-train", type=int, default=d.n_train, help=f"synthetic training faces (default {d.n_train})")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--video", action="store_true",
+                   help="also generate a labelled test video and run the video pipeline on it")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from ran_edge.demo import DemoConfig, run_demo
 
     cfg = DemoConfig(out=Path(args.out), epochs=args.epochs, n_train=args.n_train, seed=args.seed,
-                     progress=not args.no_progress)
+                     video=args.video, progress=not args.no_progress)
     report = run_demo(cfg)
     print(f"\ndemo finished in {report.seconds['total']:.0f} s; clean test accuracy {report.figures['clean_accuracy']:.4f}")
     for name, path in report.artifacts.items():

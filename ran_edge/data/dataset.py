@@ -55,7 +55,9 @@ class InMemoryDataset:
 
 def read_image(path: Path, where: str = "") -> np.ndarray:
     """Decode an image file to ``HxWx3`` uint8 BGR; raise :class:`DataError` naming the file."""
-    import cv2  # the 'train'/'video' extras bring OpenCV
+    from ran_edge._lazy import require
+
+    cv2 = require("cv2", "reading image files")
 
     data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
     img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data is not None and data.size else None
