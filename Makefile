@@ -17,7 +17,7 @@ SERVE_PYTHON ?= python3
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || (rm -rf $(VENV) && python3 -m venv $(VENV))
 	$(PY) -m pip install -q $(TORCH)
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
@@ -32,7 +32,8 @@ kernels:
 serve-env: $(SERVE_STAMP)
 
 $(SERVE_STAMP): pyproject.toml
-	@test -x $(SERVE_PY) || $(SERVE_PYTHON) -m venv $(SERVE_VENV)
+	@$(SERVE_PY) -m pip --version >/dev/null 2>&1 || (rm -rf $(SERVE_VENV) && $(SERVE_PYTHON) -m venv $(SERVE_VENV))
+	@$(SERVE_PY) -m pip --version >/dev/null 2>&1 || (rm -rf $(SERVE_VENV) && $(SERVE_PYTHON) -m venv $(SERVE_VENV))
 	$(SERVE_PY) -m pip install -q -e '.[serve]'
 	@touch $(SERVE_STAMP)
 

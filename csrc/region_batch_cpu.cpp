@@ -1,10 +1,14 @@
 // CPU reference of the fused region-batch kernel. The caller and pool threads (thread_pool.h) take chunks of whole
-// regions (of the N*K*S output rows) from a shared counter. Per region, the x taps of every output column are
-// computed once. Per output row, each of the two source rows it blends is converted to floats and interpolated
-// horizontally once, 3 channels per vector operation (a two-row cache, so upsampled regions reuse them); the
-// vertical blend and normalisation then run plane by plane over contiguous memory (vectorised). Every value is
-// computed with the operations of region_batch_math.h in the same order, so the result is bit-identical to a plain
-// per-pixel loop over those functions, whatever the number of threads.
+// regions (of the N*K*S output rows) from a shared counter. Box faces: per region, the x and y taps are computed
+// once; each source row the region needs is interpolated horizontally once into 3 float planes (a two-row cache,
+// so upsampled regions reuse rows), and each output row is a vertical blend of two cached rows with the
+// normalisation, written plane by plane. The two passes come in portable, AVX2 and AVX-512 versions chosen at run
+// time (cpu_box_rows.h); on AVX-512 a face's source rows are split into uint8 planes once for all its regions
+// (FaceCache) and large FP32 outputs are streamed in whole 64-byte lines (the row-to-row carry below). Affine faces
+// take a per-pixel path. Every value is computed with the operations of region_batch_math.h in the same order, so
+// the result is bit-identical to a plain per-pixel loop over those functions, whatever the number of threads and
+// the code path.
+#include <math.h>
 #include <string.h>
 
 #include <algorithm>
@@ -62,6 +66,26 @@ struct Scratch {
     Scratch& operator=(const Scratch&) = delete;
     Scratch(Scratch&& o) noexcept = default;  // rows[] stay valid: the vector's buffer moves with it
 };
+
+// AVX-512 box path: a face's source rows split into uint8 planes once, for all its regions (RowIn::u8). Kept per
+// thread across calls (pool threads live on), grown on demand up to kFaceCacheBytes; bigger faces, or a failed
+// allocation, take the per-region split instead (same results).
+constexpr int64_t kFaceCacheBytes = int64_t{4} << 20;
+struct FaceCache {
+    std::vector<uint8_t> planes;  // per row of the face window: 3 planes of `stride` bytes
+    std::vector<uint8_t> filled;  // per row of the face window: split already
+};
+thread_local FaceCache tl_face_cache;
+
+// Pixels that the taps of sample points in [a, b] can touch on an axis of len pixels, with a margin, clipped.
+void tap_window(double a, double b, int32_t len, int32_t* lo, int32_t* hi) {
+    double l = floor(a - 0.5) - 1.0, h = floor(b - 0.5) + 2.0;
+    const double last = static_cast<double>(len) - 1.0;
+    l = l < 0.0 ? 0.0 : (l > last ? last : l);
+    h = h < 0.0 ? 0.0 : (h > last ? last : h);
+    *lo = static_cast<int32_t>(l);
+    *hi = static_cast<int32_t>(h);
+}
 
 template <typename OutT>
 class Worker {
@@ -123,11 +147,16 @@ private:
             for (int32_t i = 0; i < s_; ++i) sc_.col[i] = affine_col(f, axis_sample(reg[0], reg[2], i, s_));
             return;
         }
-        int32_t lo = rq_.width, hi = -1, first = -1, last = -1;
+        int32_t lo = rq_.width, hi = -1, first = -1, last = -1, ylo = rq_.height, yhi = -1;
         for (int32_t i = 0; i < s_; ++i) {
             const Tap tx = box_axis_tap(f[0], f[2], reg[0], reg[2], i, s_, rq_.width);
             sc_.xtap[i] = tx;
-            sc_.ytap[i] = box_axis_tap(f[1], f[3], reg[1], reg[3], i, s_, rq_.height);
+            const Tap ty = box_axis_tap(f[1], f[3], reg[1], reg[3], i, s_, rq_.height);
+            sc_.ytap[i] = ty;
+            if (ty.w0 != 0.0f || ty.w1 != 0.0f) {
+                ylo = std::min(ylo, ty.i0);
+                yhi = std::max(yhi, ty.i1);
+            }
             if (tx.w0 != 0.0f || tx.w1 != 0.0f) {
                 lo = std::min(lo, tx.i0);
                 hi = std::max(hi, tx.i1);
@@ -137,6 +166,12 @@ private:
         }
         sc_.xlo = hi < 0 ? 0 : lo;
         sc_.xhi = hi;
+        use_face_ = false;
+        if (fns_.split_u8 != nullptr && hi >= 0) {
+            const int64_t n = r / rq_.regions.k;
+            if (n != face_) open_face(n);
+            use_face_ = face_ok_ && lo >= fx0_ && hi <= fx1_ && (yhi < 0 || (ylo >= fy0_ && yhi <= fy1_));
+        }
         // From here on, x taps hold pixel offsets relative to xlo (times 3 for the pixel-vector pass). Columns outside the frame (zero weights; the
         // inside ones are contiguous) read their nearest inside column's pixels (any finite value does: 0 * v = 0),
         // which keeps every block of columns within a narrow span of source pixels.
@@ -159,14 +194,58 @@ private:
         }
     }
 
+    // The window of face n that the taps of all its regions can read, and its row cache (FaceCache).
+    void open_face(int64_t n) {
+        face_ = n;
+        face_ok_ = false;
+        const double* f = rq_.faces + 4 * n;
+        double rx0 = 1.0, ry0 = 1.0, rx1 = 0.0, ry1 = 0.0;
+        for (int32_t k = 0; k < rq_.regions.k; ++k) {
+            const double* b = rq_.regions.box[k];
+            rx0 = std::min(rx0, b[0]);
+            ry0 = std::min(ry0, b[1]);
+            rx1 = std::max(rx1, b[2]);
+            ry1 = std::max(ry1, b[3]);
+        }
+        const double w = f[2] - f[0], h = f[3] - f[1];
+        tap_window(f[0] + rx0 * w, f[0] + rx1 * w, rq_.width, &fx0_, &fx1_);
+        tap_window(f[1] + ry0 * h, f[1] + ry1 * h, rq_.height, &fy0_, &fy1_);
+        fstride_ = fx1_ - fx0_ + 1 + 3 * kBlock;  // blocks read up to 31 bytes past the last pixel
+        const int64_t rows = static_cast<int64_t>(fy1_) - fy0_ + 1;
+        const int64_t bytes = rows * 3 * fstride_;
+        if (bytes > kFaceCacheBytes) return;
+        try {
+            if (static_cast<int64_t>(fc_.planes.size()) < bytes) fc_.planes.resize(static_cast<size_t>(bytes));
+            fc_.filled.assign(static_cast<size_t>(rows), 0);
+        } catch (const std::bad_alloc&) {
+            return;
+        }
+        face_ok_ = true;
+    }
+
     int32_t find(int32_t y) const { return sc_.cached[0] == y ? 0 : (sc_.cached[1] == y ? 1 : -1); }
 
     // Source row y, horizontally interpolated into the three planes of cache slot `slot` (plane l = channel l).
     void interpolate_row(int32_t slot, int32_t y) {
         const uint8_t* src = rq_.frame + static_cast<int64_t>(y) * rq_.pitch + static_cast<int64_t>(sc_.xlo) * 3;
         const int32_t npx = sc_.xhi - sc_.xlo + 1;
-        if (y + 1 < rq_.height) {  // the next source row is usually needed next: start fetching it
-            for (int32_t x = 0; x < 3 * npx; x += 64) __builtin_prefetch(src + rq_.pitch + x);
+        const uint8_t* u8 = nullptr;
+        bool fetch = y + 1 < rq_.height;
+        if (use_face_) {  // rows of the face window are split once, for all its regions
+            const int32_t ry = y - fy0_;
+            uint8_t* q = fc_.planes.data() + static_cast<int64_t>(ry) * 3 * fstride_;
+            if (!fc_.filled[static_cast<size_t>(ry)]) {
+                const uint8_t* row = rq_.frame + static_cast<int64_t>(y) * rq_.pitch + static_cast<int64_t>(fx0_) * 3;
+                fns_.split_u8(row, fx1_ - fx0_ + 1, q, q + fstride_, q + 2 * fstride_);
+                fc_.filled[static_cast<size_t>(ry)] = 1;
+            }
+            u8 = q + (sc_.xlo - fx0_);
+            fetch = fetch && y + 1 <= fy1_ && !fc_.filled[static_cast<size_t>(ry) + 1];
+            if (fetch) src = rq_.frame + static_cast<int64_t>(y) * rq_.pitch + static_cast<int64_t>(fx0_) * 3;
+        }
+        if (fetch) {  // the next source row is usually needed next: start fetching it
+            const int32_t bytes = 3 * (u8 != nullptr ? fx1_ - fx0_ + 1 : npx);
+            for (int32_t x = 0; x < bytes; x += 64) __builtin_prefetch(src + rq_.pitch + x);
         }
         RowIn in;
         in.src = src;
@@ -179,6 +258,8 @@ private:
         in.s = s_;
         in.h = sc_.rows[slot];
         in.stride = sc_.stride;
+        in.u8 = u8;
+        in.u8_stride = fstride_;
         fns_.horizontal(in);
         sc_.cached[slot] = y;
     }
@@ -254,6 +335,11 @@ private:
     int32_t s_;
     bool stream_;
     bool carry_ = false;  // rows hand their last block to the next row (RowOut::carry_out)
+    FaceCache& fc_ = tl_face_cache;
+    int64_t face_ = -1;    // face whose window fc_ holds
+    bool face_ok_ = false;  // fc_ is usable for it
+    bool use_face_ = false;  // the current region reads its rows from fc_
+    int32_t fx0_ = 0, fx1_ = -1, fy0_ = 0, fy1_ = -1, fstride_ = 0;
     int src_c_[3];
 };
 
@@ -265,9 +351,13 @@ Status run_typed(const CpuRequest& rq, int32_t num_threads) {
     }
     // Work is dealt in chunks of whole regions from a shared counter to the caller and the pool threads that wake
     // up in time (thread_pool.h), so a thread the OS delays (other processes on the same cores) holds nothing back.
-    const int64_t chunk = rq.spec.size * ((kMinRowsPerChunk + rq.spec.size - 1) / rq.spec.size);
+    int64_t chunk = rq.spec.size * ((kMinRowsPerChunk + rq.spec.size - 1) / rq.spec.size);
     int64_t threads = num_threads > 0 ? num_threads : std::max(1u, std::thread::hardware_concurrency());
     threads = std::max<int64_t>(1, std::min({threads, kMaxThreads, (total_rows + chunk - 1) / chunk}));
+    // With at least two faces per thread, deal whole faces: each thread then splits a face's rows once for all its
+    // regions (FaceCache) and reads them from its own cache.
+    const int64_t face_rows = static_cast<int64_t>(rq.regions.k) * rq.spec.size;
+    if (threads > 1 && rq.kind == RE_GEOMETRY_BOXES && rq.n >= 2 * threads && face_rows > chunk) chunk = face_rows;
     try {
         std::vector<Scratch> scratch;
         scratch.reserve(static_cast<size_t>(threads));

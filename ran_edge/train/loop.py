@@ -128,11 +128,13 @@ def train(
     meta: dict[str, Any] | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    max_epochs: int | None = None,
 ) -> TrainResult:
     """Train ``model`` and write ``best.pt`` (by validation accuracy) and ``last.pt`` into ``out_dir``.
 
     ``resume`` continues from ``out_dir/last.pt`` (same config), restoring optimizer, scheduler,
     epoch and RNG state, so an interrupted run ends where an uninterrupted one would.
+    ``max_epochs`` stops this call after that many epochs (a time-boxed slice of the plan; resume later).
     """
     from tqdm.auto import tqdm
 
@@ -172,7 +174,8 @@ def train(
         log(f"resuming from {last_path} at epoch {start_epoch + 1}/{cfg.epochs}")
 
     t0 = time.perf_counter()
-    for epoch in range(start_epoch, cfg.epochs):
+    stop = cfg.epochs if max_epochs is None else min(cfg.epochs, start_epoch + max_epochs)
+    for epoch in range(start_epoch, stop):
         model.train()
         tot_loss = tot_rb = 0.0
         correct = seen = 0
