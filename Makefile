@@ -33,7 +33,6 @@ serve-env: $(SERVE_STAMP)
 
 $(SERVE_STAMP): pyproject.toml
 	@$(SERVE_PY) -m pip --version >/dev/null 2>&1 || (rm -rf $(SERVE_VENV) && $(SERVE_PYTHON) -m venv $(SERVE_VENV))
-	@$(SERVE_PY) -m pip --version >/dev/null 2>&1 || (rm -rf $(SERVE_VENV) && $(SERVE_PYTHON) -m venv $(SERVE_VENV))
 	$(SERVE_PY) -m pip install -q -e '.[serve]'
 	@touch $(SERVE_STAMP)
 
