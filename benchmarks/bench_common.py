@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = Path("/work/notes/demo_ckpt/best.pt")
+DEFAULT_CHECKPOINT = Path("demo_out/train/best.pt")
 #: The demo's data: synthetic faces at the demo checkpoint's training size (64x64).
 DEMO_DATA = "synthetic:n_test=1400,size=64"
 

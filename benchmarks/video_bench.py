@@ -1,6 +1,6 @@
 """Video pipeline benchmark (not a test): FPS end to end and per stage, accuracy and label stability.
 
-    python benchmarks/video_bench.py [--checkpoint /work/notes/demo_ckpt/best.pt] [--seconds 10] [--out benchmarks/results]
+    python benchmarks/video_bench.py [--checkpoint demo_out/train/best.pt] [--seconds 10] [--out benchmarks/results]
 
 On generated videos with 1, 4 and 8 faces (``ran_edge.data.video_gen``), for the trained demo model
 exported to ONNX (faces input → aligned crops; regions input → fused region-batch kernel), FP32 and
@@ -172,7 +172,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--detectors", action="store_true",
                    help="only measure the detectors (real faces need scikit-image, optional) → video_detectors_<machine>.json")
-    p.add_argument("--checkpoint", type=Path, default=Path("/work/notes/demo_ckpt/best.pt"))
+    p.add_argument("--checkpoint", type=Path, default=Path("demo_out/train/best.pt"))
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--fps", type=float, default=15.0)
     p.add_argument("--threads", type=int, default=2)

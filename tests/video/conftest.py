@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-#: the demo model trained by the lead's session (``ran-edge demo``); used when present
-DEMO_CHECKPOINT = Path("/work/notes/demo_ckpt/best.pt")
 
 
 @pytest.fixture(scope="session")
@@ -51,20 +49,11 @@ def tiny_artifacts(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_artifact(tmp_path_factory):
-    """The trained demo model as ONNX (faces input), or a skip that says why."""
-    if not DEMO_CHECKPOINT.is_file():
-        pytest.skip(f"trained demo checkpoint {DEMO_CHECKPOINT} not present; the accuracy check needs a trained "
-                    "model (a session fixture that trains it is requested from the lead)")
-    pytest.importorskip("torch")
+def demo_artifact(tmp_path_factory, trained_demo_checkpoint):
+    """A trained demo-architecture model (trained in this test session) as ONNX (faces input)."""
     pytest.importorskip("onnxruntime")
     from ran_edge.artifact import InputKind
     from ran_edge.model.checkpoint import load_checkpoint
 
-    model, payload = load_checkpoint(DEMO_CHECKPOINT, trust=True)  # our own demo run's file
-    metrics = dict((payload.get("meta") or {}).get("metrics") or {})
-    val = metrics.get("val_accuracy")
-    if val is not None and float(val) < 0.5:
-        pytest.skip(f"{DEMO_CHECKPOINT} is not a trained demo model yet (val accuracy {float(val):.3f} at epoch "
-                    f"{metrics.get('epoch')}): training still running?")
+    model, _ = load_checkpoint(trained_demo_checkpoint)
     return _export(model, tmp_path_factory.mktemp("demo") / "demo_faces.onnx", InputKind.FACES)
