@@ -112,7 +112,7 @@ def region_matrices(preset: RegionPreset, face_size: int, region_size: int) -> t
     return rows, cols
 
 
-def _check_image(img: np.ndarray, what: str) -> None:
+def check_image(img: np.ndarray, what: str) -> None:
     if not isinstance(img, np.ndarray):
         raise RanEdgeError(f"{what}: got {type(img).__name__}, expected a numpy array HxWx3 uint8 (BGR)")
     if img.dtype != np.uint8:
@@ -121,7 +121,7 @@ def _check_image(img: np.ndarray, what: str) -> None:
         raise RanEdgeError(f"{what}: got shape {tuple(img.shape)}, expected HxWx3 (BGR)")
 
 
-def _normalise(chw: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+def normalise(chw: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """BGR float CHW (raw 0..255 units) → model colour order, scaled and normalised."""
     if spec.color_order is ColorOrder.RGB:
         chw = chw[..., ::-1, :, :] if chw.ndim == 4 else chw[::-1]
@@ -159,12 +159,12 @@ def prepare_faces(faces: Sequence[np.ndarray] | np.ndarray, spec: PreprocessSpec
     s = spec.face_size
     out = np.empty((len(items), 3, s, s), dtype=np.float32)
     for i, face in enumerate(items):
-        _check_image(face, f"face {i}")
+        check_image(face, f"face {i}")
         if face.shape[0] == s and face.shape[1] == s:
             out[i] = np.transpose(face, (2, 0, 1))
         else:
             out[i] = resize_face(face, s)
-    return _normalise(out, spec)
+    return normalise(out, spec)
 
 
 def check_boxes(boxes: np.ndarray) -> np.ndarray:
@@ -196,7 +196,7 @@ def region_batch_reference(
     Returns:
         ``[N*K, 3, R, R]`` float32, face-major (row ``n*K + k``).
     """
-    _check_image(frame, "frame")
+    check_image(frame, "frame")
     arr = check_boxes(boxes)
     h, w = frame.shape[:2]
     r, k = spec.region_size, preset.num_regions
@@ -208,4 +208,4 @@ def region_batch_reference(
             my = resample_matrix(h, by0 + reg.y0 * bh, by0 + reg.y1 * bh, r)
             mx = resample_matrix(w, bx0 + reg.x0 * bw, bx0 + reg.x1 * bw, r)
             out[n * k + j] = my[None] @ chw @ mx.T[None]
-    return _normalise(out, spec)
+    return normalise(out, spec)

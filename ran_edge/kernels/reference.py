@@ -19,7 +19,7 @@ from typing import Tuple
 import numpy as np
 
 from ran_edge.errors import RanEdgeError
-from ran_edge.preprocess import ColorOrder, PreprocessSpec, _check_image, _normalise, region_batch_reference
+from ran_edge.preprocess import ColorOrder, PreprocessSpec, check_image, normalise, region_batch_reference
 from ran_edge.presets import RegionPreset
 
 
@@ -111,7 +111,7 @@ def region_batch_affine_reference(
         preset: region preset.
         spec: preprocessing (region size, colour order, scale, mean, std).
     """
-    _check_image(frame, "frame")
+    check_image(frame, "frame")
     arr = check_affines(affines)
     r, k = spec.region_size, preset.num_regions
     src = frame.astype(np.float32)
@@ -119,7 +119,7 @@ def region_batch_affine_reference(
     for n, a in enumerate(arr):
         for j, reg in enumerate(preset.boxes):
             out[n * k + j] = _sample_region(src, a, reg.box, r)
-    return _normalise(out, spec)
+    return normalise(out, spec)
 
 
 def region_batch_numpy(

@@ -2,8 +2,8 @@
 
 Any ``Iterable[Mapping[str, np.ndarray]]`` is a :data:`CalibrationReader` (the shape of ONNX Runtime's
 ``CalibrationDataReader``, without its class). :class:`DatasetReader` turns aligned faces into feeds with
-the one preprocessing (:func:`ran_edge.preprocess.prepare_faces`; for a ``regions`` model
-:func:`ran_edge.preprocess.region_batch_reference`, the numpy reference of the fused kernel), so the
+the one preprocessing (:func:`ran_edge.runtime.classifier.model_input`: ``prepare_faces`` for a ``faces``
+model, the fused region-batch kernel for a ``regions`` model), so the
 calibration feed is exactly what the runtime feeds. :func:`open_calibration_data` opens
 ``synthetic`` (the synthetic *train* split, never test) or a folder of images.
 """
@@ -40,15 +40,11 @@ class ArrayReader:
 
 
 def feed_for_images(images: Sequence[np.ndarray], meta: ArtifactMeta) -> dict[str, np.ndarray]:
-    """Aligned face images (``HxWx3`` uint8 BGR) → the model's feed dict, by the one preprocessing."""
-    from ran_edge.preprocess import prepare_faces, region_batch_reference
+    """Aligned face images (``HxWx3`` uint8 BGR) → the model's feed dict, by the runtime's preprocessing
+    (:func:`ran_edge.runtime.classifier.model_input`), so calibration sees exactly what inference sees."""
+    from ran_edge.runtime.classifier import model_input
 
-    name = meta.inputs[0].name
-    if meta.input_kind is InputKind.FACES:
-        return {name: prepare_faces(list(images), meta.preprocess)}
-    parts = [region_batch_reference(img, np.array([[0.0, 0.0, img.shape[1], img.shape[0]]]), meta.preset, meta.preprocess)
-             for img in images]
-    return {name: np.concatenate(parts)}
+    return {meta.inputs[0].name: model_input(list(images), meta)}
 
 
 class DatasetReader:

@@ -99,12 +99,12 @@ def test_manifest_records_files_and_preprocessing(both, calib_dir):
     files = doc["data"]["files"]
     assert len(files) == 64 and files[0]["path"] == "face_000.png"
     assert files[0]["sha256"] == sha256_file(calib_dir / "face_000.png")
-    assert doc["preprocessing"]["face_size"] == 32 and doc["preprocessing"]["function"].endswith("prepare_faces")
+    assert doc["preprocessing"]["face_size"] == 32 and doc["preprocessing"]["function"] == "ran_edge.runtime.classifier.model_input"
     assert doc["ran_edge_version"] and doc["model_sha256"]
 
 
 def test_regions_model_is_fed_the_region_batch(trained_onnx, calib_dir, tmp_path):
-    """A regions-input export calibrates on region_batch_reference crops and agrees with its FP32 source."""
+    """A regions-input export calibrates on the fused-kernel crops (the runtime's preprocessing) and agrees with its FP32 source."""
     from ran_edge.artifact import InputKind
     from ran_edge.export import export_onnx
     from ran_edge.quantize.readers import DatasetReader, feed_for_images, open_calibration_data
