@@ -163,21 +163,39 @@ def _prepare(args: argparse.Namespace, src: Path, from_ckpt: bool, plan: Any, me
 
 
 def _emit(args: argparse.Namespace, src: Path, from_ckpt: bool, request: Any) -> int:
+    """Print the trtexec command for ``--trt-version`` (or the installed TensorRT); with neither, one
+    command per target version (Nano 8.2 … 11.x), each preceded by a comment naming it."""
     from ran_edge.engine.plan import plan_build
     from ran_edge.engine.trtexec import format_command, trtexec_command
+    from ran_edge.engine.versions import TARGET_VERSIONS
     from ran_edge.errors import RanEdgeError
 
     versions = _versions(args)
+    labels = dict(TARGET_VERSIONS)
     if len(versions) != 1:
-        raise RanEdgeError("--emit-trtexec: TensorRT is not installed here; pass --trt-version X.Y of the target (8.2 for a Jetson Nano)")
+        print("# TensorRT is not installed here: one command per target version (choose one with --trt-version X.Y)")
     meta = _source_meta(args, src, from_ckpt)
-    plan = plan_build(meta, request, versions[0], from_ckpt, for_trtexec=True)
-    onnx, onnx_meta = _prepare(args, src, from_ckpt, plan, meta)
-    plan = plan_build(onnx_meta, request, versions[0], for_trtexec=True)
-    for note in plan.notes:
-        print(f"# note: {note}")
-    print(format_command(trtexec_command(plan, str(onnx), args.out)))
-    return 0
+    prepared: dict = {}  # pre-steps → (onnx, meta): export/quantize once for versions that share them
+    failed = 0
+    for version in versions:
+        try:
+            plan = plan_build(meta, request, version, from_ckpt, for_trtexec=True)
+            if plan.pre_steps not in prepared:
+                prepared[plan.pre_steps] = _prepare(args, src, from_ckpt, plan, meta)
+            onnx, onnx_meta = prepared[plan.pre_steps]
+            plan = plan_build(onnx_meta, request, version, for_trtexec=True)
+        except RanEdgeError as exc:
+            if len(versions) == 1:
+                raise
+            print(f"# TensorRT {version}: not possible: {exc}")
+            failed += 1
+            continue
+        if len(versions) != 1:
+            print(f"# TensorRT {version} [{labels.get(version, 'target')}]")
+        for note in plan.notes:
+            print(f"# note: {note}")
+        print(format_command(trtexec_command(plan, str(onnx), args.out)))
+    return 1 if failed == len(versions) else 0
 
 
 def _calibration(args: argparse.Namespace, plan: Any, onnx: Path, meta: Any) -> Tuple[Any, Optional[Path], Optional[str]]:

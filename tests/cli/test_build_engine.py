@@ -104,3 +104,16 @@ def test_fp16_analysis_pre_step(artifacts, capsys, tmp_path):
     last = out.strip().splitlines()[-1]
     assert rc == 0 and f"--onnx={tmp_path / 'e' / 'm.fp16.onnx'}" in last and "--stronglyTyped" in last
     assert read_sidecar(tmp_path / "e" / "m.fp16.onnx").precision.value == "fp16"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed: one command, its version")
+def test_emit_trtexec_without_tensorrt_prints_every_target(artifacts, capsys, tmp_path):
+    rc, out, _ = run(capsys, artifacts["onnx"], "--precision", "fp16", "--emit-trtexec", "--calib-num", "16",
+                     "--out", tmp_path / "m.engine")
+    assert rc == 0
+    for header in ("# TensorRT 8.2 [JetPack 4.6", "# TensorRT 8.6 [JetPack 6.0]", "# TensorRT 11.0 ["):
+        assert header in out, header
+    commands = [line for line in out.splitlines() if line.startswith("trtexec ")]
+    assert len(commands) == 5
+    assert "--stronglyTyped" in commands[-1] and all("--fp16" in c for c in commands[:-1])
+    assert not (tmp_path / "m.engine").exists()
