@@ -61,9 +61,12 @@ def prepare_input(input_kind: str, frame: np.ndarray, boxes: np.ndarray, preset:
 
 
 def faces_input(input_kind: str, faces: Sequence[np.ndarray], preset: Any, spec: Any) -> np.ndarray:
-    """Model input for aligned faces (each its own frame; box = the whole face)."""
-    if input_kind != "regions":
-        return prepare_faces(list(faces), spec)
-    parts = [region_batch(np.ascontiguousarray(f), np.array([[0.0, 0.0, f.shape[1], f.shape[0]]]), preset, spec)
-             for f in faces]
-    return np.concatenate(parts)
+    """Model input for aligned faces (each its own frame; box = the whole face), by the runtime's one
+    preprocessing (:func:`ran_edge.runtime.classifier.prepare_model_input`)."""
+    import warnings
+
+    from ran_edge.runtime.classifier import prepare_model_input
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the one-time "not built" note is in the report
+        return prepare_model_input(list(faces), input_kind, preset, spec)
