@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from ran_edge import __version__
 from ran_edge.errors import RanEdgeError
+from ran_edge.jsonio import read_json
 from ran_edge.preprocess import PreprocessSpec
 from ran_edge.presets import RegionPreset
 
@@ -136,11 +137,7 @@ def read_sidecar(artifact: str | Path) -> ArtifactMeta:
     path = sidecar_path(artifact)
     if not path.is_file():
         raise RanEdgeError(f"{artifact}: metadata file {path.name} not found next to it; re-export with 'ran-edge export'")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RanEdgeError(f"{path}: unreadable metadata JSON ({exc})") from exc
-    return ArtifactMeta.from_dict(data, str(path))
+    return ArtifactMeta.from_dict(read_json(path, "unreadable metadata JSON"), str(path))
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

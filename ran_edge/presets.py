@@ -10,13 +10,13 @@ Users may pass their own presets as JSON::
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from ran_edge.errors import RanEdgeError
+from ran_edge.jsonio import read_json
 
 FULL_FACE_BOX = (0.0, 0.0, 1.0, 1.0)
 
@@ -175,11 +175,7 @@ def get_preset(name_or_path: str | RegionPreset) -> RegionPreset:
     if path.suffix.lower() == ".json" or path.exists():
         if not path.is_file():
             raise RanEdgeError(f"region preset file not found: {path}")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RanEdgeError(f"{path}: not a readable JSON region preset ({exc})") from exc
-        return RegionPreset.from_dict(data, source=str(path))
+        return RegionPreset.from_dict(read_json(path, "not a readable JSON region preset"), source=str(path))
     raise RanEdgeError(
         f"unknown region preset '{name_or_path}'; expected one of {sorted(PRESETS)} or a .json file"
     )

@@ -71,21 +71,11 @@ def _restore_rng():
 
 @pytest.fixture
 def tiny_ran():
-    """A random-init RAN small enough for unit tests: 32x32 faces, 16x16 regions, width 8."""
+    """A random-init RAN small enough for unit tests (see :func:`tests.helpers.make_tiny_ran`)."""
     pytest.importorskip("torch")
-    import torch
+    from tests.helpers import make_tiny_ran
 
-    from ran_edge.data.classes import RAFDB_CLASSES
-    from ran_edge.model.ran import build_ran
-    from ran_edge.preprocess import PreprocessSpec
-
-    torch.manual_seed(0)
-    model = build_ran(RAFDB_CLASSES, "ferplus6", "official", PreprocessSpec(face_size=32, region_size=16), trunk_width=8)
-    # Non-trivial BN statistics so eval mode is not an identity.
-    model.train()
-    with torch.no_grad():
-        model.run(torch.rand(16, 3, 32, 32))
-    return model.eval()
+    return make_tiny_ran()
 
 
 @pytest.fixture(scope="session")

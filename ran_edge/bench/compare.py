@@ -8,13 +8,13 @@ in only one file are listed, not judged. Exit status: 0 no regression, 3 regress
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from ran_edge.bench.schema import check_version
 from ran_edge.errors import RanEdgeError
+from ran_edge.jsonio import read_json
 
 EXIT_REGRESSION = 3
 
@@ -36,10 +36,7 @@ def load_report(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise RanEdgeError(f"bench report not found: {p}")
-    try:
-        doc = json.loads(p.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RanEdgeError(f"{p}: unreadable bench JSON ({exc})") from exc
+    doc = read_json(p, "unreadable bench JSON")
     check_version(doc, str(p))
     return doc
 

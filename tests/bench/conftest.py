@@ -4,21 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-
-def make_tiny_ran():
-    """Same model as tests/conftest.py::tiny_ran (32x32 faces, 16x16 regions, width 8, non-trivial BN)."""
-    import torch
-
-    from ran_edge.data.classes import RAFDB_CLASSES
-    from ran_edge.model.ran import build_ran
-    from ran_edge.preprocess import PreprocessSpec
-
-    torch.manual_seed(0)
-    model = build_ran(RAFDB_CLASSES, "ferplus6", "official", PreprocessSpec(face_size=32, region_size=16), trunk_width=8)
-    model.train()
-    with torch.no_grad():
-        model.run(torch.rand(16, 3, 32, 32))
-    return model.eval()
+from tests.helpers import make_tiny_ran
 
 
 @pytest.fixture(scope="package")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import make_tiny_ran
+
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_torch_thread():
@@ -13,22 +15,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def make_tiny_ran():
-    """Same construction as the shared ``tiny_ran`` fixture (32x32 faces, 16x16 regions, width 8), for module scope."""
-    import torch
-
-    from ran_edge.data.classes import RAFDB_CLASSES
-    from ran_edge.model.ran import build_ran
-    from ran_edge.preprocess import PreprocessSpec
-
-    torch.manual_seed(0)
-    model = build_ran(RAFDB_CLASSES, "ferplus6", "official", PreprocessSpec(face_size=32, region_size=16), trunk_width=8)
-    model.train()
-    with torch.no_grad():
-        model.run(torch.rand(16, 3, 32, 32))
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

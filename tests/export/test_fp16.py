@@ -10,7 +10,7 @@ from ran_edge.artifact import Precision, read_sidecar  # noqa: E402
 from ran_edge.export import export_onnx  # noqa: E402
 from ran_edge.export.fp16 import analyse_and_convert  # noqa: E402
 
-from .conftest import make_tiny_ran  # noqa: E402
+from tests.helpers import make_tiny_ran  # noqa: E402
 
 
 def _float_types(model):

@@ -1,5 +1,5 @@
 """Tiny artifacts for runtime/engine/CLI tests, made with the export library from the same tiny RAN
-as the ``tiny_ran`` fixture in tests/conftest.py (module/session scope needs a plain function)."""
+as the ``tiny_ran`` fixture (:func:`tests.helpers.make_tiny_ran`)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,7 @@ from typing import Any, Dict
 
 import numpy as np
 
-
-def tiny_model(regions_preset: str = "ferplus6") -> Any:
-    """Same construction as the ``tiny_ran`` fixture: 32x32 faces, 16x16 regions, width 8, non-trivial BN."""
-    import torch
-
-    from ran_edge.data.classes import RAFDB_CLASSES
-    from ran_edge.model.ran import build_ran
-    from ran_edge.preprocess import PreprocessSpec
-
-    torch.manual_seed(0)
-    model = build_ran(RAFDB_CLASSES, regions_preset, "official", PreprocessSpec(face_size=32, region_size=16), trunk_width=8)
-    model.train()
-    with torch.no_grad():
-        model.run(torch.rand(16, 3, 32, 32))
-    return model.eval()
+from tests.helpers import make_tiny_ran as tiny_model  # noqa: F401  (the tiny_ran fixture's model, any scope)
 
 
 def export_all(model: Any, folder: Path, torchscript: bool = True) -> Dict[str, Path]:
