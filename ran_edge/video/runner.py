@@ -1,11 +1,14 @@
 """The frame loop of ``ran-edge run``: source → pipeline → overlay → video file / JSONL / window.
 
 Each stage is timed into the pipeline's :class:`~ran_edge.video.profile.StageClock`. Ctrl-C stops
-the loop and the output files are still finished (the video is released, the JSONL has whole lines).
+the loop between frames and the output files are still finished (the video is released, the JSONL has
+whole lines, both hold the same frames).
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +81,30 @@ def _check_show() -> Any:
     return cv2
 
 
+class _InterruptBetweenFrames:
+    """While active (main thread only), Ctrl-C sets ``requested`` instead of raising, so the loop stops
+    *between* frames and the video and the JSONL always hold the same frames. A second Ctrl-C (e.g. while
+    a live source blocks) raises KeyboardInterrupt at once; outside the main thread Ctrl-C raises as usual."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_InterruptBetweenFrames":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def run_video(source: FrameSource, pipeline: Pipeline, outputs: RunOutputs,
               on_frame: Optional[Callable[[Frame, List[FaceResult]], None]] = None) -> RunSummary:
     """Process every frame of ``source``; see the module docstring.
@@ -95,33 +122,38 @@ def run_video(source: FrameSource, pipeline: Pipeline, outputs: RunOutputs,
     bar = _progress(source, outputs)
     t_start = time.perf_counter()
     frames = iter(source)
+    interrupt = _InterruptBetweenFrames()
     try:
-        while not outputs.max_frames or summary.frames < outputs.max_frames:
-            with clock("decode"):
-                frame = next(frames, None)
-            if frame is None:
-                break
-            results = pipeline.process(frame.image)
-            if on_frame is not None:
-                on_frame(frame, results)
-            summary.frames += 1
-            summary.faces += len(results)
-            if sink is not None or cv2 is not None:
-                with clock("overlay"):
-                    drawn = draw_results(frame.image.copy(), results)
-                if sink is not None:
-                    with clock("encode"):
-                        sink.write(drawn)
-                if cv2 is not None:
-                    cv2.imshow("ran-edge", drawn)
-                    if cv2.waitKey(1) & 0xFF in (27, ord("q")):
-                        break
-            if events is not None:
-                with clock("events"):
-                    events.write(frame.index, frame.timestamp, results)
-            if bar is not None:
-                bar.update(1)
-    except KeyboardInterrupt:
+        with interrupt:
+            while not outputs.max_frames or summary.frames < outputs.max_frames:
+                if interrupt.requested:
+                    summary.interrupted = True
+                    break
+                with clock("decode"):
+                    frame = next(frames, None)
+                if frame is None:
+                    break
+                results = pipeline.process(frame.image)
+                if on_frame is not None:
+                    on_frame(frame, results)
+                summary.frames += 1
+                summary.faces += len(results)
+                if sink is not None or cv2 is not None:
+                    with clock("overlay"):
+                        drawn = draw_results(frame.image.copy(), results)
+                    if sink is not None:
+                        with clock("encode"):
+                            sink.write(drawn)
+                    if cv2 is not None:
+                        cv2.imshow("ran-edge", drawn)
+                        if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                            break
+                if events is not None:
+                    with clock("events"):
+                        events.write(frame.index, frame.timestamp, results)
+                if bar is not None:
+                    bar.update(1)
+    except KeyboardInterrupt:  # a second Ctrl-C, or Ctrl-C outside the main thread
         summary.interrupted = True
     finally:
         if bar is not None:
