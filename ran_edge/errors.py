@@ -35,3 +35,7 @@ class CheckpointError(RanEdgeError):
 
 class DataError(RanEdgeError):
     """A dataset file is missing or malformed; the message names the file and line."""
+
+
+class AccuracyTargetError(RanEdgeError):
+    """An INT8 (or other reduced-precision) result misses its quality target against FP32."""

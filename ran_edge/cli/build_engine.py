@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version-compatible", action="store_true", help="version-compatible engine (TensorRT 8.6+)")
     p.add_argument("--allow-fallback", action="store_true",
                    help="if the GPU has no fast FP16/INT8, build a lower precision (recorded) instead of failing")
+    p.add_argument("--allow-accuracy-loss", action="store_true",
+                   help="--precision int8 from a model: keep an INT8 ONNX that misses the quality target on held-out faces "
+                        "(red warning, recorded) instead of failing")
     p.add_argument("--dry-run", action="store_true", help="print the build plan for each TensorRT version and lint the ONNX; no TensorRT needed")
     p.add_argument("--emit-trtexec", action="store_true", help="print the equivalent trtexec command (e.g. for a Jetson Nano) instead of building")
     p.add_argument("--trt-version", metavar="X.Y", help="plan for this TensorRT version (dry-run / emit-trtexec); default: installed")
@@ -155,7 +158,8 @@ def _prepare(args: argparse.Namespace, src: Path, from_ckpt: bool, plan: Any, me
         if step is PreStep.EXPORT_ONNX:
             onnx, onnx_meta = export_step(src, out_dir, stem, InputKind(args.input), args.trust_checkpoint, print)
         elif step is PreStep.QUANTIZE_QDQ:
-            onnx, onnx_meta = quantize_step(onnx, plan.calibration, out_dir, stem, args.calib_num, print)
+            onnx, onnx_meta = quantize_step(onnx, plan.calibration, out_dir, stem, args.calib_num, print,
+                                            allow_accuracy_loss=args.allow_accuracy_loss)
         elif step in (PreStep.ANALYSE_FP16, PreStep.CONVERT_FP16):
             onnx, onnx_meta = fp16_step(onnx, plan.calibration, out_dir, stem, args.calib_num, print,
                                         keep_fp32_onnx=step is PreStep.ANALYSE_FP16)

@@ -11,8 +11,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("onnx", help="FP32 ONNX from 'ran-edge export' (with its .json sidecar)")
     p.add_argument("--data", default="synthetic", help="calibration faces: 'synthetic' (train split) or a folder of images")
     p.add_argument("--num", type=int, default=512, help="number of calibration faces (default 512)")
-    p.add_argument("--method", choices=["entropy", "percentile", "minmax"], default="percentile",
-                   help="activation range method (default percentile; entropy loses 4-6 points here, see calibration/README.md)")
+    p.add_argument("--method", choices=["auto", "entropy", "percentile", "minmax"], default="auto",
+                   help="activation ranges: auto (default) measures percentile 99.99 / 99.999 / minmax on held-out faces and "
+                        "keeps the best; or one method (see calibration/README.md)")
+    p.add_argument("--percentile", type=float, default=99.99, help="percentile of |x| for --method percentile (default 99.99)")
+    p.add_argument("--holdout", default="synthetic",
+                   help="held-out faces for the quality check: 'synthetic' (val split: clean, occlusion, pose) or a folder "
+                        "(agreement only); never the calibration faces")
+    p.add_argument("--holdout-num", type=int, default=300, help="held-out faces per suite (default 300)")
+    p.add_argument("--max-higher-precision", type=int, default=None, metavar="N",
+                   help="most trunk layers the search may leave unquantized (FP16 in TensorRT, FP32 on CPU); default: as "
+                        "many as the target needs; 0: none")
+    p.add_argument("--allow-accuracy-loss", action="store_true",
+                   help="write the INT8 files even when they miss the quality target (a red warning, recorded in the "
+                        "sidecar); without it a miss exits 1 and writes nothing")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
                    help="per-output-channel weight scales (default on)")
     p.add_argument("--target", choices=["tensorrt", "cpu", "both"], default="both",
@@ -36,14 +48,17 @@ def run(args: argparse.Namespace) -> int:
 
     require("onnxruntime", "INT8 calibration")
     from ran_edge.cli.common import write_json_atomic
-    from ran_edge.quantize import QuantTarget, calibrate_onnx
+    from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
 
     targets = [QuantTarget.TENSORRT, QuantTarget.CPU] if args.target == "both" else [QuantTarget(args.target)]
-    run_ = calibrate_onnx(args.onnx, args.out, data=args.data, num=args.num, method=args.method, per_channel=args.per_channel,
-                          targets=targets, keep_fp32=args.keep_fp32, manifest=args.manifest, trt_cache=args.trt_cache,
-                          trt_version=args.trt_version, batch_size=args.batch_size, seed=args.seed)
+    run_ = calibrate_onnx(args.onnx, args.out, data=args.data, num=args.num, method=args.method, percentile=args.percentile,
+                          per_channel=args.per_channel, targets=targets, keep_fp32=args.keep_fp32, manifest=args.manifest,
+                          trt_cache=args.trt_cache, trt_version=args.trt_version, batch_size=args.batch_size, seed=args.seed,
+                          holdout=args.holdout, holdout_num=args.holdout_num, max_higher_precision=args.max_higher_precision,
+                          on_miss=OnMiss.WARN if args.allow_accuracy_loss else OnMiss.FAIL)
     report = {"onnx": args.onnx, "manifest": str(run_.manifest), "manifest_sha256": run_.manifest_sha256,
-              "trt_cache": str(run_.trt_cache), "outputs": {t.value: {"path": str(r.path), **r.report} for t, r in run_.results.items()}}
+              "trt_cache": str(run_.trt_cache), "outputs": {t.value: {"path": str(r.path), **r.report} for t, r in run_.results.items()},
+              "search": {t.value: s.summary() for t, s in run_.searches.items()}}
     if args.eval:
         from ran_edge.quantize.evaluate import evaluate_int8
 

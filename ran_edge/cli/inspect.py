@@ -37,7 +37,12 @@ def _meta_lines(meta: Any) -> List[str]:
               f"preset: {meta.preset.name} (K={meta.preset.num_regions}, full face at {meta.preset.full_face_index}); attention {meta.attention}",
               f"preprocess: {pp.color_order.value}, face {pp.face_size}px, regions {pp.region_size}px, scale {pp.scale:.6g}, "
               f"mean {list(pp.mean)}, std {list(pp.std)}"]
-    skip = {"build_plan", "source_onnx_extra", "parity", "trt_lint", "checks"}
+    quality = meta.extra.get("int8_quality")
+    if quality:
+        agree = ", ".join(f"{k} {100 * v:.2f}%" for k, v in quality.get("agreement", {}).items())
+        verdict = "meets the target" if quality.get("meets_target") else "MISSES the target: " + "; ".join(quality.get("misses", []))
+        lines.append(f"INT8 quality (held-out agreement with FP32): {agree}; {verdict}")
+    skip = {"build_plan", "source_onnx_extra", "parity", "trt_lint", "checks", "int8_quality"}
     for key, value in sorted(meta.extra.items()):
         if key not in skip and value not in (None, "", [], {}):
             lines.append(f"{key}: {value if not isinstance(value, (dict, list)) else json.dumps(value)}")

@@ -59,17 +59,19 @@ def export_step(pt: Path, out_dir: Path, stem: str, input_kind: InputKind, trust
     return Path(result.path), result.meta
 
 
-def quantize_step(onnx: Path, calib: CalibSource, out_dir: Path, stem: str, num: int, log: Log) -> Tuple[Path, ArtifactMeta]:
+def quantize_step(onnx: Path, calib: CalibSource, out_dir: Path, stem: str, num: int, log: Log,
+                  allow_accuracy_loss: bool = False) -> Tuple[Path, ArtifactMeta]:
     """FP32 ONNX → QDQ INT8 ONNX for TensorRT (``<stem>.int8.onnx`` + manifest + cache) through
-    :func:`ran_edge.quantize.calibrate_onnx`."""
+    :func:`ran_edge.quantize.calibrate_onnx`; a missed quality target raises ``AccuracyTargetError`` unless
+    ``allow_accuracy_loss``."""
     from ran_edge.engine.calib import calibration_data_spec
-    from ran_edge.quantize import QuantTarget, calibrate_onnx
+    from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
 
     if calib.kind not in (CalibKind.SYNTHETIC, CalibKind.DIRECTORY):
         raise RanEdgeError("quantizing to a QDQ ONNX needs --calib-data DIR|synthetic")
     data = "synthetic" if calib.kind is CalibKind.SYNTHETIC else calibration_data_spec(calib, num)
     run = calibrate_onnx(onnx, out_dir / f"{stem}.int8.onnx", data=data, num=num, targets=(QuantTarget.TENSORRT,),
-                         progress=False, log=log)
+                         on_miss=OnMiss.WARN if allow_accuracy_loss else OnMiss.FAIL, progress=False, log=log)
     result = run.results[QuantTarget.TENSORRT]
     return Path(result.path), result.meta
 

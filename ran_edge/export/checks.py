@@ -90,13 +90,15 @@ def check_structure(model: Any, io: GraphIO | None, opset: int | None = None) ->
     return result_of(found, opset=opset, node_count=len(model.graph.node))
 
 
-def ort_session(model: Any, threads: int = 2) -> Any:
-    """An ONNX Runtime CPU session for a ModelProto or a path."""
+def ort_session(model: Any, threads: int = 2, exact_qdq: bool = False) -> Any:
+    """An ONNX Runtime CPU session for a ModelProto or a path (``exact_qdq``: see ``runtime.ort_runner.exact_qdq_for``)."""
     ort = require("onnxruntime", "ONNX Runtime checks")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    if exact_qdq:
+        opts.add_session_config_entry("session.disable_quant_qdq", "1")
     data = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 

@@ -21,14 +21,14 @@ import logging
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ran_edge._lazy import require
 from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file, sidecar_path, write_json_atomic
 from ran_edge.errors import RanEdgeError
 from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
 from ran_edge.quantize.readers import CalibrationReader
-from ran_edge.quantize.stats import DEFAULT_METHOD, CalibrationMethod, CalibrationStats, collect_stats
+from ran_edge.quantize.stats import CalibrationStats, RangeSetting, collect_stats
 
 
 class QuantTarget(str, enum.Enum):
@@ -92,9 +92,10 @@ def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
 
 
 def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: CalibrationReader | None = None,
-                  method: CalibrationMethod | str = DEFAULT_METHOD, per_channel: bool = True,
+                  setting: RangeSetting | None = None, per_channel: bool = True,
                   target: QuantTarget | str = QuantTarget.TENSORRT, keep_fp32: Fp32Scope | str = DEFAULT_FP32_SCOPE,
-                  stats: CalibrationStats | None = None, manifest_sha256: str | None = None,
+                  higher_precision: Sequence[str] = (), stats: CalibrationStats | None = None,
+                  manifest_sha256: str | None = None, extra_meta: Mapping[str, Any] | None = None,
                   log: Callable[[str], None] = print) -> QuantResult:
     """Write ``out`` (QDQ INT8 ONNX) + ``out.json`` from an FP32 RAN ONNX.
 
@@ -102,12 +103,15 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
         onnx_path: FP32 ONNX from ``ran-edge export`` (its sidecar is required).
         out: INT8 ONNX to write (atomically, with its sidecar).
         reader: calibration feeds (iterable of ``{input: array}``); not needed when ``stats`` is given.
-        method: entropy, percentile or minmax.
+        setting: how ranges come from the calibration histograms (default: the stats' own setting).
         per_channel: per-output-channel weight scales (recommended; TensorRT supports them).
         target: ``tensorrt`` (S8S8) or ``cpu`` (U8S8).
         keep_fp32: which graph parts stay FP32.
+        higher_precision: trunk nodes left unquantized (mixed precision, from :mod:`ran_edge.quantize.search`):
+            FP32 in ONNX Runtime; for the TensorRT flavour TensorRT may run them in FP16.
         stats: statistics from :func:`collect_stats` to reuse (both flavours from one calibration).
         manifest_sha256: sha256 of the calibration manifest, recorded in the sidecar.
+        extra_meta: more sidecar keys (e.g. the measured agreement of the search).
 
     Raises:
         RanEdgeError: corrupt/non-RAN ONNX, no calibration data.
@@ -122,10 +126,16 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
     if stats is None:
         if reader is None:
             raise RanEdgeError("quantize_int8 needs calibration data (a reader) or precomputed stats")
-        stats = collect_stats(onnx_path, reader, method, log=log)
+        stats = collect_stats(onnx_path, reader, setting or RangeSetting(), log=log)
+    if setting is not None and setting != stats.setting:
+        stats = stats.with_setting(setting)
     ensure_node_names(model)
     groups = node_groups(model)
     fp32_nodes = [n for g in keep_fp32.groups() for n in groups[g]]
+    unknown = sorted(set(higher_precision) - set(groups["trunk"]))
+    if unknown:
+        raise RanEdgeError(f"higher_precision: {unknown} are not trunk nodes of {onnx_path}")
+    fp32_nodes += [n for n in groups["trunk"] if n in set(higher_precision)]
     act_type, extra, desc = _flavour(target, q)
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="ran-edge-q-") as tmp, StagedFiles() as staged:
@@ -137,16 +147,20 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
         logging.getLogger().setLevel(logging.ERROR)  # ORT logs a pre-processing hint at WARNING for every call
         try:
             q.quantize_static(str(named), str(tmp_out), None, quant_format=q.QuantFormat.QDQ, per_channel=per_channel,
+                              reduce_range=stats.setting.reduce_range and target is QuantTarget.CPU,
                               activation_type=act_type, weight_type=q.QuantType.QInt8, nodes_to_exclude=fp32_nodes,
-                              calibrate_method=stats.tensors_data.calibration_method, calibration_cache_path=str(cache),
+                              calibrate_method=q.CalibrationMethod.MinMax, calibration_cache_path=str(cache),
                               extra_options=extra)
         finally:
             logging.getLogger().setLevel(level)
         qmodel = onnx.load(str(tmp_out))
         lint = summarize(lint_tensorrt(qmodel))
         counts = {op: sum(1 for n in qmodel.graph.node if n.op_type == op) for op in ("QuantizeLinear", "DequantizeLinear")}
-        report = {"target": target.value, **desc, "method": stats.method.value, "per_channel": per_channel,
-                  "fp32_scope": keep_fp32.value, "fp32_nodes": fp32_nodes, "qdq_nodes": counts, "trt_lint": lint}
+        report = {"target": target.value, **desc, **stats.setting.to_dict(), "per_channel": per_channel,
+                  "fp32_scope": keep_fp32.value, "fp32_nodes": fp32_nodes, "higher_precision_nodes": list(higher_precision),
+                  "higher_precision_dtype": "fp16 in TensorRT (fp32 in ONNX Runtime)" if target is QuantTarget.TENSORRT else "fp32",
+                  "ort_execution": "exact Q/DQ" if target is QuantTarget.TENSORRT else "fused integer kernels",
+                  "qdq_nodes": counts, "trt_lint": lint, **dict(extra_meta or {})}
         extra_meta = {"int8_flavour": target.value, "int8": {k: v for k, v in report.items() if k != "trt_lint"},
                       "source_onnx_sha256": sha256_file(onnx_path), "onnx_sha256": sha256_file(tmp_out),
                       "calibration_manifest_sha256": manifest_sha256, "trt_lint": lint}

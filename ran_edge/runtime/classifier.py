@@ -193,9 +193,9 @@ def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, de
     if unknown:
         raise RanEdgeError(f"options {unknown} do not apply to backend '{backend.value}', expected some of {sorted(allowed)}")
     if backend is Backend.ORT:
-        from ran_edge.runtime.ort_runner import OrtRunner
+        from ran_edge.runtime.ort_runner import OrtRunner, exact_qdq_for
 
-        return OrtRunner(path, options.get("providers"), options.get("threads"), device)
+        return OrtRunner(path, options.get("providers"), options.get("threads"), device, exact_qdq=exact_qdq_for(meta))
     if backend is Backend.TRT:
         from ran_edge.runtime.trt_runner import TrtRunner
 

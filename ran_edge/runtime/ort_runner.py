@@ -49,6 +49,24 @@ def resolve_providers(requested: Union[str, Sequence[str], None], available: Seq
     return out
 
 
+#: ONNX Runtime session option that keeps QuantizeLinear/DequantizeLinear as separate ops (no QLinear* fusion).
+EXACT_QDQ_CONFIG = "session.disable_quant_qdq"
+
+
+def exact_qdq_for(meta: Any) -> bool:
+    """Whether an ONNX artifact must run with exact Q/DQ semantics in ONNX Runtime.
+
+    The TensorRT INT8 flavour (symmetric int8 activations) is what TensorRT executes with int8 x int8 → int32
+    products. ONNX Runtime's fused S8S8 kernels on x86 CPUs without VNNI go through ``VPMADDUBSW``, whose
+    16-bit pair sums saturate; with symmetric activations nearly every product pair is large, and agreement
+    with FP32 fell to 54-91 % (measured, calibration/README.md). Running the Q/DQ pairs as written gives the
+    arithmetic the file specifies (and TensorRT implements). The CPU flavour keeps the fused kernels (its
+    speed is the point) and is measured that way.
+    """
+    extra = getattr(meta, "extra", None) or {}
+    return extra.get("int8_flavour") == "tensorrt"
+
+
 class OrtRunner(Runner):
     """Runs an ONNX file with ONNX Runtime.
 
@@ -57,12 +75,14 @@ class OrtRunner(Runner):
         providers: see :func:`resolve_providers`.
         threads: intra-op threads (None: ONNX Runtime's default).
         device: CUDA device for the CUDA/TensorRT providers.
+        exact_qdq: run Q/DQ pairs as written (float ops between them) instead of ONNX Runtime's fused integer
+            kernels; :func:`exact_qdq_for` says when (the TensorRT INT8 flavour).
     """
 
     name = "onnxrt-runner"
 
     def __init__(self, path: Union[str, Path], providers: Union[str, Sequence[str], None] = None,
-                 threads: Optional[int] = None, device: int = 0):
+                 threads: Optional[int] = None, device: int = 0, exact_qdq: bool = False):
         super().__init__()
         if threads is not None and threads < 1:
             raise RanEdgeError(f"threads: got {threads}, expected >= 1")
@@ -70,6 +90,7 @@ class OrtRunner(Runner):
         self.providers = providers
         self.threads = threads
         self.device = device
+        self.exact_qdq = exact_qdq
         self.session: Any = None
         self._inputs: Tuple[TensorSpec, ...] = ()
         self._outputs: Tuple[str, ...] = ()
@@ -86,6 +107,8 @@ class OrtRunner(Runner):
             so.intra_op_num_threads = self.threads
             so.inter_op_num_threads = 1
         so.log_severity_level = 3
+        if self.exact_qdq:
+            so.add_session_config_entry(EXACT_QDQ_CONFIG, "1")
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=chosen, provider_options=options)
         except Exception as exc:  # ORT raises its own pybind exception types

@@ -74,3 +74,14 @@ def calib_dir(tmp_path_factory):
     for i, img in enumerate(images):
         cv2.imwrite(str(d / f"face_{i:03d}.png"), img)
     return d
+
+
+@pytest.fixture(scope="session")
+def holdout_dir(tmp_path_factory):
+    """A folder of 300 PNG stripe faces, disjoint from ``calib_dir`` (another seed): the held-out faces."""
+    cv2 = pytest.importorskip("cv2")
+    d = tmp_path_factory.mktemp("holdout")
+    images, _ = stripe_faces(300, 9)
+    for i, img in enumerate(images):
+        cv2.imwrite(str(d / f"face_{i:03d}.png"), img)
+    return d

@@ -8,11 +8,11 @@ from ran_edge.artifact import read_sidecar, sha256_file  # noqa: E402
 from ran_edge.cli.main import main  # noqa: E402
 
 
-def test_calibrate_cli_writes_model_manifest_cache_and_report(trained_onnx, calib_dir, tmp_path):
+def test_calibrate_cli_writes_model_manifest_cache_and_report(trained_onnx, calib_dir, holdout_dir, tmp_path):
     fp32, _ = trained_onnx
     out = tmp_path / "q" / "model.int8.onnx"
     argv = ["calibrate", str(fp32), "--data", str(calib_dir), "--num", "16", "--method", "minmax", "--target", "cpu",
-            "--out", str(out), "--report", str(tmp_path / "report.json")]
+            "--holdout", str(holdout_dir), "--out", str(out), "--report", str(tmp_path / "report.json")]
     assert main(argv) == 0
     manifest = out.with_name("model.int8.calibration.json")
     assert read_sidecar(out).extra["calibration_manifest_sha256"] == sha256_file(manifest)

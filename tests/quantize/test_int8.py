@@ -16,10 +16,11 @@ from .conftest import stripe_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def both(trained_onnx, calib_dir, tmp_path_factory):
+def both(trained_onnx, calib_dir, holdout_dir, tmp_path_factory):
     fp32, _ = trained_onnx
     out = tmp_path_factory.mktemp("int8") / "model.int8.onnx"
-    run = calibrate_onnx(fp32, out, data=str(calib_dir), num=64, method="percentile", progress=False, log=lambda s: None)
+    run = calibrate_onnx(fp32, out, data=str(calib_dir), num=64, method="percentile", holdout=str(holdout_dir),
+                         progress=False, log=lambda s: None)
     return fp32, run
 
 
@@ -38,7 +39,26 @@ def test_both_flavours_agree_with_fp32(both):
     for target in (QuantTarget.TENSORRT, QuantTarget.CPU):
         cmp = compare_logits(ref, run_onnx(run.results[target].path, test, meta), labels, meta.class_names)
         assert cmp["agreement"] >= 0.98 and cmp["drop_points"] <= 1.0, (target, cmp)
-        assert 0 < cmp["max_abs_logit_diff"] < 2.0  # really quantized, not an FP32 copy
+        assert_really_quantized(onnx.load(str(run.results[target].path)), run.searches[target].higher_precision)
+
+
+def assert_really_quantized(model, higher_precision):
+    """Structure, not a logit window: every trunk Conv not left in higher precision reads a DequantizeLinear on
+    its input and on its weight, and the weight comes from an integer tensor (int8 initializer, or Q of a float one)."""
+    inits = {t.name: t for t in model.graph.initializer}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    convs = [n for n in model.graph.node if n.op_type == "Conv" and n.name not in set(higher_precision)]
+    assert convs
+    for conv in convs:
+        x_dq, w_dq = producer.get(conv.input[0]), producer.get(conv.input[1])
+        assert x_dq is not None and x_dq.op_type == "DequantizeLinear", conv.name
+        assert w_dq is not None and w_dq.op_type == "DequantizeLinear", conv.name
+        src = w_dq.input[0]
+        if src in inits:
+            assert inits[src].data_type == onnx.TensorProto.INT8, conv.name
+        else:
+            q = producer[src]
+            assert q.op_type == "QuantizeLinear" and inits[q.input[2]].data_type == onnx.TensorProto.INT8, conv.name
 
 
 def test_flavours_are_what_the_sidecar_says(both):
@@ -96,6 +116,7 @@ def test_manifest_records_files_and_preprocessing(both, calib_dir):
     _, run = both
     doc = json.loads(run.manifest.read_text())
     assert doc["format"] == "ran-edge-calibration-manifest" and doc["count"] == 64 and doc["method"] == "percentile"
+    assert doc["quality_target"]["clean_agreement"] == 0.99 and set(doc["search"]) == {"tensorrt", "cpu"}
     files = doc["data"]["files"]
     assert len(files) == 64 and files[0]["path"] == "face_000.png"
     assert files[0]["sha256"] == sha256_file(calib_dir / "face_000.png")
@@ -103,7 +124,7 @@ def test_manifest_records_files_and_preprocessing(both, calib_dir):
     assert doc["ran_edge_version"] and doc["model_sha256"]
 
 
-def test_regions_model_is_fed_the_region_batch(trained_onnx, calib_dir, tmp_path):
+def test_regions_model_is_fed_the_region_batch(trained_onnx, calib_dir, holdout_dir, tmp_path):
     """A regions-input export calibrates on the fused-kernel crops (the runtime's preprocessing) and agrees with its FP32 source."""
     from ran_edge.artifact import InputKind
     from ran_edge.export import export_onnx
@@ -116,7 +137,7 @@ def test_regions_model_is_fed_the_region_batch(trained_onnx, calib_dir, tmp_path
     feed = next(iter(DatasetReader(ds, meta, 8, 4, desc)))
     assert list(feed) == ["regions"] and feed["regions"].shape == (4 * 6, 3, 16, 16)
     run = calibrate_onnx(fp32, tmp_path / "r.int8.onnx", data=str(calib_dir), num=32, method="minmax",
-                         targets=[QuantTarget.CPU], progress=False, log=lambda s: None)
+                         holdout=str(holdout_dir), targets=[QuantTarget.CPU], progress=False, log=lambda s: None)
     test = stripe_dataset(64, 12)
     ref, got = run_onnx(fp32, test, meta), run_onnx(run.results[QuantTarget.CPU].path, test, meta)
     assert np.mean(ref.argmax(1) == got.argmax(1)) >= 0.98
