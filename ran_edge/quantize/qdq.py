@@ -70,6 +70,36 @@ def _flavour(target: QuantTarget, q: Any) -> tuple[Any, dict[str, Any], dict[str
         {"activations": "uint8 asymmetric", "weights": "int8 symmetric per-channel"}
 
 
+def unquantize_inputs(model: Any, names: Sequence[str]) -> int:
+    """Feed the nodes ``names`` the float tensors behind their input Q→DQ pairs, in place; returns the inputs rewired.
+
+    ``quantize_static(nodes_to_exclude=...)`` leaves an excluded node's own output float, but its input keeps
+    the Q/DQ pair its (quantized) producer put on the tensor, so the node still reads rounded, clipped
+    values; in TensorRT a Q/DQ pair forces the tensor to INT8. A layer in higher precision must read the
+    float tensor itself. Q/DQ nodes left without consumers are removed.
+    """
+    producer = {o: n for n in model.graph.node for o in n.output}
+    wanted, rewired = set(names), 0
+    for node in model.graph.node:
+        if node.name not in wanted:
+            continue
+        for i, name in enumerate(node.input):
+            dq = producer.get(name)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear":
+                node.input[i] = q.input[0]
+                rewired += 1
+    graph_outputs = {o.name for o in model.graph.output}
+    while True:  # prune Q/DQ nodes nothing reads any more
+        used = {i for n in model.graph.node for i in n.input} | graph_outputs
+        dead = [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear") and not (set(n.output) & used)]
+        if not dead:
+            break
+        for n in dead:
+            model.graph.node.remove(n)
+    return rewired
+
+
 def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
     """Load an exported RAN ONNX and its sidecar; a corrupt or non-RAN file is a one-line error."""
     onnx = require("onnx", "INT8 quantization")
@@ -154,18 +184,21 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
         finally:
             logging.getLogger().setLevel(level)
         qmodel = onnx.load(str(tmp_out))
+        if higher_precision:
+            unquantize_inputs(qmodel, higher_precision)
+            onnx.save(qmodel, str(tmp_out))
         lint = summarize(lint_tensorrt(qmodel))
         counts = {op: sum(1 for n in qmodel.graph.node if n.op_type == op) for op in ("QuantizeLinear", "DequantizeLinear")}
         report = {"target": target.value, **desc, **stats.setting.to_dict(), "per_channel": per_channel,
                   "fp32_scope": keep_fp32.value, "fp32_nodes": fp32_nodes, "higher_precision_nodes": list(higher_precision),
                   "higher_precision_dtype": "fp16 in TensorRT (fp32 in ONNX Runtime)" if target is QuantTarget.TENSORRT else "fp32",
                   "ort_execution": "exact Q/DQ" if target is QuantTarget.TENSORRT else "fused integer kernels",
-                  "qdq_nodes": counts, "trt_lint": lint, **dict(extra_meta or {})}
-        extra_meta = {"int8_flavour": target.value, "int8": {k: v for k, v in report.items() if k != "trt_lint"},
+                  "qdq_nodes": counts, "trt_lint": lint}
+        sidecar_extra = {**dict(extra_meta or {}), "int8_flavour": target.value, "int8": {k: v for k, v in report.items() if k != "trt_lint"},
                       "source_onnx_sha256": sha256_file(onnx_path), "onnx_sha256": sha256_file(tmp_out),
                       "calibration_manifest_sha256": manifest_sha256, "trt_lint": lint}
         base = {k: v for k, v in meta.extra.items() if k != "parity"}  # FP32 parity does not describe this file
-        new_meta = replace(meta, precision=Precision.INT8, extra={**base, "fp32_parity": meta.extra.get("parity"), **extra_meta})
+        new_meta = replace(meta, precision=Precision.INT8, extra={**base, "fp32_parity": meta.extra.get("parity"), **sidecar_extra})
         write_json_atomic(staged.temp_for(sidecar_path(out)), new_meta.to_dict())
         staged.commit()
     log(f"wrote {out} (INT8 {target.value}: {desc['activations']} activations, {len(fp32_nodes)} nodes FP32, "
