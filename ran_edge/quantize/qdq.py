@@ -28,7 +28,7 @@ from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file
 from ran_edge.errors import RanEdgeError
 from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
 from ran_edge.quantize.readers import CalibrationReader
-from ran_edge.quantize.stats import CalibrationStats, RangeSetting, collect_stats
+from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, RangeSetting, collect_stats
 
 
 class QuantTarget(str, enum.Enum):
@@ -122,7 +122,7 @@ def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
 
 
 def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: CalibrationReader | None = None,
-                  setting: RangeSetting | None = None, per_channel: bool = True,
+                  setting: RangeSetting | None = None, method: CalibrationMethod | str | None = None, per_channel: bool = True,
                   target: QuantTarget | str = QuantTarget.TENSORRT, keep_fp32: Fp32Scope | str = DEFAULT_FP32_SCOPE,
                   higher_precision: Sequence[str] = (), stats: CalibrationStats | None = None,
                   manifest_sha256: str | None = None, extra_meta: Mapping[str, Any] | None = None,
@@ -134,6 +134,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
         out: INT8 ONNX to write (atomically, with its sidecar).
         reader: calibration feeds (iterable of ``{input: array}``); not needed when ``stats`` is given.
         setting: how ranges come from the calibration histograms (default: the stats' own setting).
+        method: shorthand for ``setting=RangeSetting(method)`` (its default percentile).
         per_channel: per-output-channel weight scales (recommended; TensorRT supports them).
         target: ``tensorrt`` (S8S8) or ``cpu`` (U8S8).
         keep_fp32: which graph parts stay FP32.
@@ -152,6 +153,8 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
     from ran_edge.export.trt_lint import lint_tensorrt, summarize
 
     target, keep_fp32 = QuantTarget(target), Fp32Scope(keep_fp32)
+    if method is not None and setting is None:
+        setting = RangeSetting(CalibrationMethod(method))
     model, meta = load_ran_onnx(onnx_path)
     if stats is None:
         if reader is None:

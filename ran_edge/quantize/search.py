@@ -10,8 +10,10 @@ One calibration pass gives histograms (:mod:`ran_edge.quantize.histograms`); fro
 2. otherwise ranks the trunk's quantized layers by sensitivity — the held-out logit error that disappears
    when that one layer alone is left unquantized (leave-one-out, as Polygraphy's debug tools and ModelOpt's
    AutoQuantize do it, by measurement) —
-3. and leaves layers unquantized in that order, one more at a time, until the held-out suites meet the
-   target. The chosen list is the smallest prefix that does; its cost is recorded by the caller.
+3. and leaves layers unquantized in that order, one more at a time, keeping a layer only if it lowers the
+   held-out divergence, until the held-out suites meet the target; if one pass is not enough, the remaining
+   layers follow in sensitivity order until it is (or ``max_higher_precision`` is reached). The list and
+   every trial are recorded by the caller.
 
 Each flavour is measured the way it runs (exact Q/DQ arithmetic for the TensorRT flavour, ONNX Runtime's
 fused integer kernels for the CPU flavour; see :func:`ran_edge.runtime.ort_runner.exact_qdq_for`).
@@ -189,5 +191,12 @@ def search_int8(fp32: str | Path, meta: ArtifactMeta, holdout: HeldOut, quantize
                     current, best_cmp, higher = trial_div, trial_cmp, tuple(chosen)
                     if not goal.misses(best_cmp):
                         break
+            # still short: give back the remaining layers in sensitivity order until the target is met (the cost is
+            # recorded; every layer given back is one more FP16/FP32 layer, never a silent miss)
+            rest = [name for name, _ in sensitivity if name not in chosen]
+            while goal.misses(best_cmp) and rest and len(chosen) < cap:
+                chosen.append(rest.pop(0))
+                best_cmp, current = record_with_divergence(best, chosen)
+                higher = tuple(chosen)
     final_misses = tuple(options.target.misses(best_cmp))
     return SearchResult(best, higher, best_cmp, not final_misses, final_misses, tuple(trials), tuple(sensitivity))
