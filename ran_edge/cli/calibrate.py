@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(agreement only); never the calibration faces")
     p.add_argument("--holdout-num", type=int, default=300, help="held-out faces per suite (default 300)")
     p.add_argument("--max-higher-precision", type=int, default=None, metavar="N",
-                   help="most trunk layers the search may leave unquantized (FP16 in TensorRT, FP32 on CPU); default: as "
+                   help="most trunk layers the search may leave unquantized (they run FP32, in TensorRT too); default: as "
                         "many as the target needs; 0: none")
     p.add_argument("--allow-accuracy-loss", action="store_true",
                    help="write the INT8 files even when they miss the quality target (a red warning, recorded in the "

@@ -22,12 +22,15 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ran_edge.artifact import InputKind, sha256_file, sidecar_path
 from ran_edge.errors import AccuracyTargetError, RanEdgeError
+from ran_edge._lazy import require
 from ran_edge.quantize.accuracy import DEFAULT_TARGET, QualityTarget
+from ran_edge.quantize.cost import layer_cost, ort_speedup
 from ran_edge.quantize.histograms import CalibrationMethod
 from ran_edge.quantize.manifest import build_manifest, default_manifest_path, write_manifest
 from ran_edge.quantize.qdq import DEFAULT_FP32_SCOPE, Fp32Scope, QuantResult, QuantTarget, load_ran_onnx, quantize_int8
 from ran_edge.quantize.readers import DatasetReader, open_calibration_data
-from ran_edge.quantize.search import AUTO_SETTINGS, HeldOut, SearchOptions, SearchResult, search_int8, synthetic_holdout
+from ran_edge.quantize.search import (AUTO_SETTINGS, HeldOut, SearchOptions, SearchResult, candidate_layers, search_int8,
+                                      synthetic_holdout)
 from ran_edge.quantize.stats import DEFAULT_PERCENTILE, CalibrationStats, RangeSetting, collect_stats
 from ran_edge.quantize.trt_cache import DEFAULT_TRT_VERSION, version_code, write_trt_cache
 
@@ -139,6 +142,7 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
     keep_fp32 = Fp32Scope(keep_fp32)
     _check_options(num, batch_size, holdout_num, percentile, trt_version)
     settings = settings_for(method, percentile)
+    onnx = require("onnx", "INT8 calibration")
     _, meta = load_ran_onnx(onnx_path)  # fail on a bad model before touching data
     if data.strip() == "synthetic":
         data = f"synthetic:n_train={num}"  # generate only what is used (sample i does not depend on n)
@@ -174,13 +178,21 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
             raise AccuracyTargetError(
                 f"INT8 {first[0].value} flavour misses the quality target on held-out faces ({'; '.join(first[1])}); "
                 f"nothing written (pass --allow-accuracy-loss to write it anyway)")
+        costs = {}
+        for t in targets:  # the price of what was given back: layer counts, and measured CPU speed for the CPU flavour
+            s = searches[t]
+            costs[t] = layer_cost(s.higher_precision, candidate_layers(onnx.load(str(onnx_path))))
+            if t is QuantTarget.CPU:
+                probe = quantize_int8(onnx_path, staging / "cost.onnx", setting=s.setting, per_channel=per_channel, target=t,
+                                      keep_fp32=keep_fp32, higher_precision=s.higher_precision, stats=stats, log=lambda x: None)
+                costs[t]["ort_cpu"] = ort_speedup(onnx_path, probe.path, next(iter(held.suites.values()))[0], meta)
         chosen = searches[targets[0]].setting
         doc = build_manifest(reader.describe(), meta, method=chosen.method.value, num=num, batches=stats.batches,
                              model_sha256=sha256_file(onnx_path), per_channel=per_channel)
         doc["range_setting"] = chosen.to_dict()
         doc["holdout"] = dict(held.description)
         doc["quality_target"] = quality.to_dict()
-        doc["search"] = {t.value: s.summary() for t, s in searches.items()}
+        doc["search"] = {t.value: {**s.summary(), "cost": costs[t]} for t, s in searches.items()}
         staged_manifest, manifest_sha = write_manifest(staging / "manifest.json", doc)
         write_trt_cache(stats.with_setting(chosen), staging / "trt.cache", trt_version)
         results = {}
@@ -189,7 +201,8 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
             quality_meta = {"int8_quality": {"target": quality.to_dict(), "meets_target": s.met, "misses": list(s.misses),
                                              "holdout": dict(held.description),
                                              "agreement": {k: c["agreement"] for k, c in s.heldout.items()},
-                                             "drop_points": {k: c["drop_points"] for k, c in s.heldout.items()}}}
+                                             "drop_points": {k: c["drop_points"] for k, c in s.heldout.items()},
+                                             "cost": costs[t]}}
             results[t] = quantize_int8(onnx_path, staging / f"{t.value}.onnx", setting=s.setting, per_channel=per_channel,
                                        target=t, keep_fp32=keep_fp32, higher_precision=s.higher_precision, stats=stats,
                                        manifest_sha256=manifest_sha, extra_meta=quality_meta, log=lambda s: None)
@@ -206,8 +219,9 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
     for t, r in final.items():
         s = searches[t]
         agree = ", ".join(f"{k} {100 * c['agreement']:.2f}%" for k, c in s.heldout.items())
-        log(f"wrote {r.path} (INT8 {t.value}: {s.setting.label}, {len(s.higher_precision)} trunk layers higher precision; "
-            f"held-out agreement {agree})")
+        speed = r.meta.extra["int8_quality"]["cost"].get("ort_cpu")
+        log(f"wrote {r.path} (INT8 {t.value}: {s.setting.label}, {len(s.higher_precision)} trunk layers left FP32; "
+            f"held-out agreement {agree}" + (f"; ONNX Runtime {speed['speedup']:.2f}x FP32 at batch {speed['batch']}" if speed else "") + ")")
         if not s.met:
             log(red(f"WARNING: INT8 {t.value} flavour misses the quality target ({'; '.join(s.misses)}); written because "
                     f"--allow-accuracy-loss was given"))

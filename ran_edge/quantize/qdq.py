@@ -139,7 +139,8 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
         target: ``tensorrt`` (S8S8) or ``cpu`` (U8S8).
         keep_fp32: which graph parts stay FP32.
         higher_precision: trunk nodes left unquantized (mixed precision, from :mod:`ran_edge.quantize.search`):
-            FP32 in ONNX Runtime; for the TensorRT flavour TensorRT may run them in FP16.
+            they run FP32 in ONNX Runtime and in TensorRT (the QDQ path builds with the INT8 flag only, so
+            layers without Q/DQ stay FP32), so the measured agreement is the agreement of what is built.
         stats: statistics from :func:`collect_stats` to reuse (both flavours from one calibration).
         manifest_sha256: sha256 of the calibration manifest, recorded in the sidecar.
         extra_meta: more sidecar keys (e.g. the measured agreement of the search).
@@ -194,7 +195,7 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
         counts = {op: sum(1 for n in qmodel.graph.node if n.op_type == op) for op in ("QuantizeLinear", "DequantizeLinear")}
         report = {"target": target.value, **desc, **stats.setting.to_dict(), "per_channel": per_channel,
                   "fp32_scope": keep_fp32.value, "fp32_nodes": fp32_nodes, "higher_precision_nodes": list(higher_precision),
-                  "higher_precision_dtype": "fp16 in TensorRT (fp32 in ONNX Runtime)" if target is QuantTarget.TENSORRT else "fp32",
+                  "higher_precision_dtype": "fp32",
                   "ort_execution": "exact Q/DQ" if target is QuantTarget.TENSORRT else "fused integer kernels",
                   "qdq_nodes": counts, "trt_lint": lint}
         sidecar_extra = {**dict(extra_meta or {}), "int8_flavour": target.value, "int8": {k: v for k, v in report.items() if k != "trt_lint"},

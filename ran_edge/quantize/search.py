@@ -192,7 +192,7 @@ def search_int8(fp32: str | Path, meta: ArtifactMeta, holdout: HeldOut, quantize
                     if not goal.misses(best_cmp):
                         break
             # still short: give back the remaining layers in sensitivity order until the target is met (the cost is
-            # recorded; every layer given back is one more FP16/FP32 layer, never a silent miss)
+            # recorded; every layer given back is one more FP32 layer, never a silent miss)
             rest = [name for name, _ in sensitivity if name not in chosen]
             while goal.misses(best_cmp) and rest and len(chosen) < cap:
                 chosen.append(rest.pop(0))

@@ -101,6 +101,7 @@ def test_cli_exit_1_one_line_or_red_warning_with_allow(trained_onnx, calib_dir, 
     assert any(line.startswith("WARNING: INT8 cpu flavour misses the quality target") for line in printed.splitlines())
     quality = read_sidecar(out).extra["int8_quality"]
     assert quality["meets_target"] is False and quality["misses"]
+    assert quality["cost"]["higher_precision_layers"] == 0 and quality["cost"]["ort_cpu"]["int8_ms"] > 0
     assert main(["inspect", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "INT8 quality" in shown and "MISSES" in shown

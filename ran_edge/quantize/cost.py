@@ -1,0 +1,40 @@
+"""What mixed precision costs: measured ONNX Runtime speed of the CPU flavour, layer counts for TensorRT."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ran_edge.artifact import ArtifactMeta
+from ran_edge.quantize.readers import feed_for_images
+
+
+def ort_speedup(fp32: str | Path, int8: str | Path, images: Sequence[np.ndarray], meta: ArtifactMeta, *, batch: int = 8,
+                iters: int = 7, threads: int = 2) -> dict[str, Any]:
+    """Median latency of ``batch`` faces through FP32 and the INT8 file (fused kernels), interleaved so both see the
+    same machine load; ``speedup`` = FP32 / INT8."""
+    from ran_edge.export.checks import ort_session
+
+    feed = feed_for_images(list(images[:batch]), meta)
+    sessions = {"fp32": ort_session(fp32, threads), "int8": ort_session(int8, threads)}
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for s in sessions.values():  # warm-up
+        s.run(["logits"], feed)
+    for _ in range(iters):
+        for name, s in sessions.items():
+            t0 = time.perf_counter()
+            s.run(["logits"], feed)
+            times[name].append(time.perf_counter() - t0)
+    fp32_ms, int8_ms = (1000 * float(np.median(times[k])) for k in ("fp32", "int8"))
+    return {"batch": len(next(iter(feed.values()))) if meta.input_kind.value == "faces" else batch, "threads": threads,
+            "fp32_ms": round(fp32_ms, 3), "int8_ms": round(int8_ms, 3), "speedup": round(fp32_ms / int8_ms, 3)}
+
+
+def layer_cost(higher_precision: Sequence[str], candidates: Sequence[str]) -> dict[str, Any]:
+    """How many of the quantizable trunk layers stay FP32 (TensorRT: they need FP32 tactics in an INT8 engine)."""
+    return {"higher_precision_layers": len(higher_precision), "quantizable_layers": len(candidates),
+            "int8_share": round(1 - len(higher_precision) / max(len(candidates), 1), 3),
+            "tensorrt": "layers without Q/DQ run FP32 (QDQ engines are built with the INT8 flag only)"}
