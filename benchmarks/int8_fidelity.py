@@ -4,8 +4,9 @@ peer a user would reach for first (ONNX Runtime's own ``quantize_static`` with i
     python benchmarks/int8_fidelity.py --seeds 1 2 3 --out benchmarks/results/int8_fidelity
 
 Each seed runs ``ran-edge demo --seed S --allow-accuracy-loss`` in its own process (train → export → calibrate →
-evaluate), once; its folder is reused on later runs. Then, with the code as it is now, the demo's FP32 ONNX is
-calibrated again exactly as the demo does it (``calibrate_onnx``, 512 synthetic train faces of seed S+1, both
+evaluate on the test suites), once; its folder is reused on later runs, and its own INT8 files and
+``precision.json`` are what is reported. With ``--recalibrate`` the demo's FP32 ONNX is instead calibrated again
+with the code as it is now, exactly as the demo does it (``calibrate_onnx``, 512 synthetic train faces of seed S+1, both
 flavours, measured search on held-out val faces) and both flavours are evaluated on the demo's 1,400-face test
 suites; the peer is made from the same FP32 ONNX (ONNX Runtime ``quantize_static``: QDQ, int8 activations and
 weights, per-channel, MinMax, 256 calibration faces, nothing excluded) and evaluated on the same faces as a user
@@ -109,7 +110,11 @@ def int8_choices(folder: Path) -> dict:
     for name, file in (("int8-trt", "model.int8.onnx"), ("int8-cpu", "model.int8.cpu.onnx")):
         meta = json.loads((folder / (file + ".json")).read_text())
         i = meta["extra"]["int8"]
+        manifest = json.loads((folder / "model.int8.calibration.json").read_text())
+        search = manifest.get("search", {}).get("tensorrt" if name == "int8-trt" else "cpu", {})
         out[name] = {"setting": {k: i.get(k) for k in ("method", "percentile", "reduce_range")},
+                     "most_sensitive": [n for n, _ in search.get("sensitivity", [])[:3]],
+                     "cost": search.get("cost"),
                      "higher_precision_layers": len(i.get("higher_precision_nodes", [])),
                      "heldout_agreement": meta["extra"].get("int8_quality", {}).get("agreement")}
     return out
@@ -124,6 +129,7 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "int8_fidelity"))
     ap.add_argument("--work", default=str(ROOT / "runs" / "int8_fidelity"), help="demo output folders (reused if present)")
+    ap.add_argument("--recalibrate", action="store_true", help="calibrate each demo's FP32 ONNX again with the current code")
     args = ap.parse_args()
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,13 +139,18 @@ def main() -> int:
         demo = work / f"demo-seed{seed}"
         t0 = time.perf_counter()
         run_demo(seed, demo)
-        folder = work / f"int8-seed{seed}"
-        folder.mkdir(parents=True, exist_ok=True)
-        precision, calib_s = recalibrate(demo, seed, folder)
+        if args.recalibrate:
+            folder = work / f"int8-seed{seed}"
+            folder.mkdir(parents=True, exist_ok=True)
+            precision, calib_s = recalibrate(demo, seed, folder)
+        else:
+            folder = demo / "artifacts"
+            precision = json.loads((demo / "precision.json").read_text())
+            calib_s = json.loads((demo / "demo.json").read_text())["seconds"].get("quantize", float("nan"))
         peer = evaluate_peer(demo, seed)
-        per_seed[seed] = {"precision": {s: {n: {k: c[k] for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points", "meets_target")}
+        per_seed[seed] = {"precision": {s: {n: {k: c.get(k) for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points", "meets_target")}
                                             for n, c in by.items()} for s, by in precision.items()},
-                          "peer_ort_quantize_static": {s: {k: c[k] for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points", "meets_target")}
+                          "peer_ort_quantize_static": {s: {k: c.get(k) for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points", "meets_target")}
                                                        for s, c in peer.items()},
                           "choices": int8_choices(folder), "calibrate_s": round(calib_s, 1),
                           "seconds": round(time.perf_counter() - t0, 1)}
@@ -184,12 +195,15 @@ def render(doc: dict) -> str:
         a, d = row["agreement"], row["drop_points"]
         lines.append(f"| {suite} | {name} | {a['min']:.2f} / {a['median']:.2f} / {a['max']:.2f} | "
                      f"{d['min']:+.2f} / {d['median']:+.2f} / {d['max']:+.2f} | {'✓' if row['all_meet_target'] else '✗'} |")
-    lines += ["", "## What the search chose", "", "| seed | file | setting | trunk layers left unquantized (of 28) | "
-              "held-out agreement | calibrate s (both flavours) |", "|---|---|---|---|---|---|"]
+    lines += ["", "## What the search chose", "", "| seed | file | setting | trunk layers left FP32 (of 28) | "
+              "held-out agreement % | ORT CPU speed-up vs FP32 (batch 8, 2 threads) | most sensitive layers | calibrate s |",
+              "|---|---|---|---|---|---|---|---|"]
     for seed, r in doc["per_seed"].items():
         for name, c in r["choices"].items():
             held = ", ".join(f"{k} {100 * v:.2f}" for k, v in (c["heldout_agreement"] or {}).items())
-            lines.append(f"| {seed} | {name} | {c['setting']} | {c['higher_precision_layers']} | {held} | {r['calibrate_s']} |")
+            speed = ((c.get("cost") or {}).get("ort_cpu") or {}).get("speedup")
+            lines.append(f"| {seed} | {name} | {c['setting']} | {c['higher_precision_layers']} | {held} | "
+                         f"{'' if speed is None else f'{speed:.2f}x'} | {', '.join(c['most_sensitive'])} | {r['calibrate_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
