@@ -23,7 +23,7 @@ import enum
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -244,5 +244,3 @@ def collect_histograms(onnx_path: str | Path, reader: Iterable[Mapping[str, np.n
         raise RanEdgeError("calibration data gave no batches; expected at least one")
     return CalibrationHistograms(hists, faces, batches, peak)
 
-
-ProgressLog = Callable[[str], None]
