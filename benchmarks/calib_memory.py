@@ -70,7 +70,7 @@ def main() -> int:
            "rows": rows}
     (out / "calib_memory.json").write_text(json.dumps(doc, indent=2))
     md = ["# INT8 calibration memory, full-size RAN", "", f"{doc['model']}; one process per row; peak RSS of the whole process "
-          "(Python, torch-free ONNX Runtime session, histograms).", "",
+          "(Python, the ONNX Runtime session, histograms).", "",
           "| faces | peak RSS MiB | largest activation chunk MiB | calibration s |", "|---:|---:|---:|---:|"]
     md += [f"| {r['faces']} | {r['peak_rss_mib']} | {r['largest_chunk_mib']} | {r['calibration_s']} |" for r in rows]
     (out / "calib_memory.md").write_text("\n".join(md) + "\n")
