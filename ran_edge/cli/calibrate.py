@@ -16,9 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "keeps the best; or one method (see calibration/README.md)")
     p.add_argument("--percentile", type=float, default=99.99, help="percentile of |x| for --method percentile (default 99.99)")
     p.add_argument("--holdout", default="synthetic",
-                   help="held-out faces for the quality check: 'synthetic' (val split: clean, occlusion, pose) or a folder "
+                   help="held-out faces for the quality check: 'synthetic' (val split: clean, occlusion, pose, pose beyond 30 degrees) or a folder "
                         "(agreement only); never the calibration faces")
-    p.add_argument("--holdout-num", type=int, default=300, help="held-out faces per suite (default 300)")
+    p.add_argument("--holdout-num", type=int, default=400, help="held-out faces per suite (default 400)")
     p.add_argument("--max-higher-precision", type=int, default=None, metavar="N",
                    help="most trunk layers the search may leave unquantized (they run FP32, in TensorRT too); default: as "
                         "many as the target needs; 0: none")

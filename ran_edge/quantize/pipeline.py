@@ -109,7 +109,7 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
                    targets: Sequence[QuantTarget | str] = (QuantTarget.TENSORRT, QuantTarget.CPU),
                    keep_fp32: Fp32Scope | str = DEFAULT_FP32_SCOPE, manifest: str | Path | None = None,
                    trt_cache: str | Path | None = None, trt_version: str = DEFAULT_TRT_VERSION, batch_size: int = 16,
-                   seed: int = 0, holdout: str = "synthetic", holdout_num: int = 300,
+                   seed: int = 0, holdout: str = "synthetic", holdout_num: int = 400,
                    quality: QualityTarget = DEFAULT_TARGET, max_higher_precision: int | None = None,
                    on_miss: OnMiss | str = OnMiss.FAIL, progress: bool = True,
                    log: Callable[[str], None] = print) -> CalibrationRun:
