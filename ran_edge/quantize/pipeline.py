@@ -28,7 +28,7 @@ from ran_edge.quantize.cost import layer_cost, ort_speedup
 from ran_edge.quantize.histograms import CalibrationMethod
 from ran_edge.quantize.manifest import build_manifest, default_manifest_path, write_manifest
 from ran_edge.quantize.qdq import DEFAULT_FP32_SCOPE, Fp32Scope, QuantResult, QuantTarget, load_ran_onnx, quantize_int8
-from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+from ran_edge.quantize.readers import DatasetReader, image_files, open_calibration_data
 from ran_edge.quantize.search import (AUTO_SETTINGS, HeldOut, SearchOptions, SearchResult, candidate_layers, search_int8,
                                       synthetic_holdout)
 from ran_edge.quantize.stats import DEFAULT_PERCENTILE, CalibrationStats, RangeSetting, collect_stats
@@ -83,8 +83,10 @@ def open_holdout(holdout: str, num: int, data: str, face_size: int, seed: int) -
         return synthetic_holdout(num, face_size, seed + 7919)
     if Path(holdout).expanduser().resolve() == Path(data).expanduser().resolve():
         raise RanEdgeError(f"--holdout {holdout} is the calibration folder; held-out faces must not be calibration faces")
-    ds, desc = open_calibration_data(holdout, num)
-    return HeldOut({"clean": ([ds[i].image for i in range(len(ds))], None)}, {**desc, "count": num})
+    root = Path(holdout).expanduser()
+    available = len(image_files(root)) if root.is_dir() else num
+    ds, desc = open_calibration_data(holdout, max(1, min(num, available)))  # a folder gives what it has, up to num
+    return HeldOut({"clean": ([ds[i].image for i in range(len(ds))], None)}, {**desc, "count": len(ds)})
 
 
 def _check_options(num: int, batch_size: int, holdout_num: int, percentile: float, trt_version: str) -> None:

@@ -81,7 +81,8 @@ class DatasetReader:
         return {**self._description, "count": self.num}
 
 
-def _image_files(root: Path) -> list[Path]:
+def image_files(root: Path) -> list[Path]:
+    """The image files under ``root`` (recursively, by suffix), sorted."""
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -106,7 +107,7 @@ def open_calibration_data(data: str, num: int, seed: int = 0) -> tuple[Any, dict
     if not root.is_dir():
         raise DataError(f"calibration data {root} is not a folder; expected 'synthetic' or a folder of face images")
     try:
-        files = _image_files(root)
+        files = image_files(root)
     except OSError as exc:
         raise DataError(f"calibration folder {root} is unreadable ({exc})") from exc
     if not files:
