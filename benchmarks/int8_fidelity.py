@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 SUITES = ("clean", "occlusion", "pose30", "pose45")
 
 
-def run_demo(seed: int, out: Path) -> None:
-    if (out / "precision.json").is_file():
+def run_demo(seed: int, out: Path, exported_is_enough: bool) -> None:
+    if (out / "precision.json").is_file() or (exported_is_enough and (out / "artifacts" / "model.onnx.json").is_file()):
         return
     cmd = [sys.executable, "-m", "ran_edge.cli.main", "demo", "--seed", str(seed), "--out", str(out), "--no-progress",
            "--allow-accuracy-loss"]
@@ -138,11 +138,17 @@ def main() -> int:
     for seed in args.seeds:
         demo = work / f"demo-seed{seed}"
         t0 = time.perf_counter()
-        run_demo(seed, demo)
+        run_demo(seed, demo, exported_is_enough=args.recalibrate)
         if args.recalibrate:
             folder = work / f"int8-seed{seed}"
             folder.mkdir(parents=True, exist_ok=True)
-            precision, calib_s = recalibrate(demo, seed, folder)
+            done = folder / "precision.json"
+            if done.is_file():  # this seed was recalibrated by an earlier run: reuse it
+                saved = json.loads(done.read_text())
+                precision, calib_s = saved["precision"], saved["calibrate_s"]
+            else:
+                precision, calib_s = recalibrate(demo, seed, folder)
+                done.write_text(json.dumps({"precision": precision, "calibrate_s": calib_s}, indent=1))
         else:
             folder = demo / "artifacts"
             precision = json.loads((demo / "precision.json").read_text())

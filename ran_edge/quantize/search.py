@@ -56,25 +56,28 @@ class HeldOut:
         return sum(len(imgs) for imgs, _ in self.suites.values())
 
 
-#: Pose angle (max |yaw|, |pitch|, degrees) above which held-out pose faces also form the ``pose30`` suite.
-HARD_POSE_DEGREES = 30.0
+#: Pose angles (max |yaw|, |pitch|, degrees) above which held-out pose faces also form suites of their own.
+HARD_POSE_DEGREES = (30.0, 45.0)
 
 
 def synthetic_holdout(n_per_suite: int, size: int, seed: int) -> HeldOut:
     """``n_per_suite`` synthetic faces of the *val* split per suite (clean, occlusion, pose), seed ``seed``:
-    disjoint from calibration (train split) and from the report suites (test split). The pose faces beyond
-    30° are also a suite of their own (``pose30``), as in the reports: the large angles are where INT8 flips
-    most, and an average over all poses hides them."""
+    disjoint from calibration (train split) and from the report suites (test split). The pose suite has twice
+    as many faces, and those beyond 30° and 45° are also suites of their own (``pose30``, ``pose45``), as in
+    the reports: the large angles are where INT8 flips most, and an average over all poses hides them."""
     from ran_edge.data.synthetic import SyntheticSuite, make_split
 
     suites = {}
     for suite in (SyntheticSuite.CLEAN, SyntheticSuite.OCCLUSION, SyntheticSuite.POSE):
-        ds = make_split("val", n_per_suite, suite=suite, seed=seed, size=size)
-        suites[suite.value] = ([ds[i].image for i in range(len(ds))], np.asarray([ds[i].label for i in range(len(ds))]))
-        if suite is SyntheticSuite.POSE:
-            hard = [i for i in range(len(ds)) if max(abs(float(ds[i].meta.get("yaw", 0.0))),
-                                                     abs(float(ds[i].meta.get("pitch", 0.0)))) > HARD_POSE_DEGREES]
-            suites["pose30"] = ([ds[i].image for i in hard], np.asarray([ds[i].label for i in hard]))
+        n = n_per_suite * (2 if suite is SyntheticSuite.POSE else 1)  # twice the pose faces: the subsets stay large
+        ds = make_split("val", n, suite=suite, seed=seed, size=size)
+        if suite is not SyntheticSuite.POSE:
+            suites[suite.value] = ([ds[i].image for i in range(len(ds))], np.asarray([ds[i].label for i in range(len(ds))]))
+            continue
+        angle = [max(abs(float(ds[i].meta.get("yaw", 0.0))), abs(float(ds[i].meta.get("pitch", 0.0)))) for i in range(len(ds))]
+        for name, low in (("pose", -1.0), *((f"pose{d:.0f}", d) for d in HARD_POSE_DEGREES)):
+            keep = [i for i in range(len(ds)) if angle[i] > low]
+            suites[name] = ([ds[i].image for i in keep], np.asarray([ds[i].label for i in keep]))
     return HeldOut(suites, {"source": "synthetic", "split": "val", "seed": seed, "per_suite": n_per_suite, "size": size,
                             "suites": {k: len(v[0]) for k, v in suites.items()}})
 
