@@ -98,7 +98,9 @@ def ort_session(model: Any, threads: int = 2, exact_qdq: bool = False) -> Any:
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     if exact_qdq:
-        opts.add_session_config_entry("session.disable_quant_qdq", "1")
+        from ran_edge.runtime.ort_runner import EXACT_QDQ_CONFIG
+
+        opts.add_session_config_entry(EXACT_QDQ_CONFIG, "1")
     data = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 

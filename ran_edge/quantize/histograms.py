@@ -57,7 +57,9 @@ class ActivationHistogram:
     def update(self, x: np.ndarray) -> None:
         """Add the values of ``x`` (any shape); NaN is ignored, +-inf counts in the last bin."""
         x = np.asarray(x, dtype=np.float32).ravel()
-        x = x[~np.isnan(x)] if np.isnan(x).any() else x
+        nan = np.isnan(x)
+        if nan.any():
+            x = x[~nan]
         if x.size == 0:
             return
         lo, hi = float(x.min()), float(x.max())

@@ -181,9 +181,10 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
                 f"INT8 {first[0].value} flavour misses the quality target on held-out faces ({'; '.join(first[1])}); "
                 f"nothing written (pass --allow-accuracy-loss to write it anyway)")
         costs = {}
+        layers = candidate_layers(onnx.load(str(onnx_path)))
         for t in targets:  # the price of what was given back: layer counts, and measured CPU speed for the CPU flavour
             s = searches[t]
-            costs[t] = layer_cost(s.higher_precision, candidate_layers(onnx.load(str(onnx_path))))
+            costs[t] = layer_cost(s.higher_precision, layers)
             if t is QuantTarget.CPU:
                 probe = quantize_int8(onnx_path, staging / "cost.onnx", setting=s.setting, per_channel=per_channel, target=t,
                                       keep_fp32=keep_fp32, higher_precision=s.higher_precision, stats=stats, log=lambda x: None)

@@ -171,7 +171,8 @@ def search_int8(fp32: str | Path, meta: ArtifactMeta, holdout: HeldOut, quantize
     with tempfile.TemporaryDirectory(prefix="ran-edge-search-") as tmp:
         t = _Trials(Path(fp32), meta, holdout, quantize, Path(tmp))
 
-        def record_with_divergence(setting: RangeSetting, higher: Sequence[str]) -> tuple[dict[str, dict[str, Any]], float]:
+        def record(setting: RangeSetting, higher: Sequence[str]
+                   ) -> tuple[dict[str, dict[str, Any]], float, dict[str, np.ndarray]]:
             got = t.logits(setting, higher)
             cmp = {s: compare_logits(t.ref[s], got[s], labels, meta.class_names) for s, (_, labels) in holdout.suites.items()}
             div = t.divergence(got, None)
@@ -179,27 +180,26 @@ def search_int8(fp32: str | Path, meta: ArtifactMeta, holdout: HeldOut, quantize
                            "kl": round(div, 6), "agreement": {s: round(c["agreement"], 5) for s, c in cmp.items()}})
             log(f"  {setting.label:>16s}, {len(higher):2d} layers higher precision: "
                 + ", ".join(f"{s} {100 * c['agreement']:.2f}%" for s, c in cmp.items()) + f" (KL {div:.2e})")
-            return cmp, div
+            return cmp, div, got
 
-        scored = [(s, record_with_divergence(s, ())[0]) for s in options.settings]
-        best, best_cmp = max(scored, key=lambda sc: (not goal.misses(sc[1]), goal.slack(sc[1])))
+        scored = [(s, *record(s, ())) for s in options.settings]
+        best, best_cmp, current, best_logits = max(scored, key=lambda sc: (not goal.misses(sc[1]), goal.slack(sc[1])))
         higher: tuple[str, ...] = ()
         sensitivity: list[tuple[str, float]] = []
         if goal.misses(best_cmp) and options.max_higher_precision != 0:
             layers = candidate_layers(onnx.load(str(fp32)))
             limit = options.sensitivity_faces
-            base = t.divergence(t.logits(best, (), limit), limit)
+            base = t.divergence({s: g[:limit] for s, g in best_logits.items()}, limit)
             log(f"  ranking {len(layers)} layers by sensitivity (KL divergence on {limit or 'all'} held-out faces per suite)")
             for name in layers:
                 sensitivity.append((name, base - t.divergence(t.logits(best, (name,), limit), limit)))
             sensitivity.sort(key=lambda nv: -nv[1])
             cap = len(layers) if options.max_higher_precision is None else min(options.max_higher_precision, len(layers))
             chosen: list[str] = []
-            current = t.divergence(t.logits(best, (), None), None)
             for name, _ in sensitivity:  # forward selection in sensitivity order, keeping a layer only if it helps
                 if len(chosen) >= cap:
                     break
-                trial_cmp, trial_div = record_with_divergence(best, chosen + [name])
+                trial_cmp, trial_div, _ = record(best, chosen + [name])
                 if trial_div < current:
                     chosen.append(name)
                     current, best_cmp, higher = trial_div, trial_cmp, tuple(chosen)
@@ -210,7 +210,7 @@ def search_int8(fp32: str | Path, meta: ArtifactMeta, holdout: HeldOut, quantize
             rest = [name for name, _ in sensitivity if name not in chosen]
             while goal.misses(best_cmp) and rest and len(chosen) < cap:
                 chosen.append(rest.pop(0))
-                best_cmp, current = record_with_divergence(best, chosen)
+                best_cmp, current, _ = record(best, chosen)
                 higher = tuple(chosen)
     final_misses = tuple(options.target.misses(best_cmp))
     return SearchResult(best, higher, best_cmp, not final_misses, final_misses, tuple(trials), tuple(sensitivity))

@@ -65,23 +65,23 @@ def trained_onnx(tmp_path_factory):
     return out, model
 
 
-@pytest.fixture(scope="session")
-def calib_dir(tmp_path_factory):
-    """A folder of 64 PNG stripe faces (the 'DIR' calibration source)."""
+def stripe_folder(tmp_path_factory, name: str, n: int, seed: int):
+    """A new folder of ``n`` PNG stripe faces ``face_000.png`` ... of generator seed ``seed``."""
     cv2 = pytest.importorskip("cv2")
-    d = tmp_path_factory.mktemp("calib")
-    images, _ = stripe_faces(64, 5)
+    d = tmp_path_factory.mktemp(name)
+    images, _ = stripe_faces(n, seed)
     for i, img in enumerate(images):
         cv2.imwrite(str(d / f"face_{i:03d}.png"), img)
     return d
+
+
+@pytest.fixture(scope="session")
+def calib_dir(tmp_path_factory):
+    """A folder of 64 PNG stripe faces (the 'DIR' calibration source)."""
+    return stripe_folder(tmp_path_factory, "calib", 64, 5)
 
 
 @pytest.fixture(scope="session")
 def holdout_dir(tmp_path_factory):
     """A folder of 300 PNG stripe faces, disjoint from ``calib_dir`` (another seed): the held-out faces."""
-    cv2 = pytest.importorskip("cv2")
-    d = tmp_path_factory.mktemp("holdout")
-    images, _ = stripe_faces(300, 9)
-    for i, img in enumerate(images):
-        cv2.imwrite(str(d / f"face_{i:03d}.png"), img)
-    return d
+    return stripe_folder(tmp_path_factory, "holdout", 300, 9)
