@@ -157,3 +157,23 @@ def test_runtime_runs_the_tensorrt_flavour_with_exact_qdq(trained_onnx, calib_di
     with load(run.results[QuantTarget.TENSORRT].path) as trt, load(run.results[QuantTarget.CPU].path) as cpu:
         assert trt.runner.exact_qdq is True and cpu.runner.exact_qdq is False
     assert sidecar_path(run.results[QuantTarget.CPU].path).is_file()
+
+
+def test_agreement_lower_bound_is_the_wilson_bound_and_the_search_judges_by_it():
+    """The search demands the lower confidence bound, not the rate: 4 flips in 301 faces (98.7 %) is not
+    evidence of >= 98 %, 2 flips in 450 is; more faces tighten the bound; confidence 0 is the rate itself."""
+    from ran_edge.quantize.accuracy import QualityTarget, agreement_lower_bound
+    from ran_edge.quantize.search import SearchOptions
+
+    p, n, z = 297 / 301, 301, 1.2815515655446004  # z of a one-sided 90 % bound
+    wilson = (p + z * z / (2 * n) - z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
+    assert agreement_lower_bound(p, n, 0.9) == pytest.approx(wilson, abs=1e-9)
+    assert agreement_lower_bound(p, n, 0.0) == p
+    assert agreement_lower_bound(p, 4 * n, 0.9) > agreement_lower_bound(p, n, 0.9)
+    assert agreement_lower_bound(1.0, 400, 0.9) < 1.0  # a perfect score on few faces is still an estimate
+    cmp = lambda kept, total: {"pose45": {"n": total, "agreement": kept / total, "drop_points": 0.0}}
+    target = SearchOptions().search_target()
+    assert target.confidence == 0.9
+    assert QualityTarget().misses(cmp(297, 301)) == []       # the plain target is met by the rate
+    assert target.misses(cmp(297, 301)) and "lower bound" in target.misses(cmp(297, 301))[0]
+    assert target.misses(cmp(448, 450)) == []
