@@ -1,0 +1,171 @@
+"""What mixed precision costs on the model users deploy: ONNX Runtime CPU speed of the full-size RAN's CPU flavour
+with the layers that the INT8 search of each trained demo model left FP32.
+
+The demo RAN and the full-size RAN have the same trunk (ResNet-18 topology, the same ONNX node names; width 16
+at 64 px against width 64 at 224 px), so the set of layers a search chose on a trained demo model names the same
+layers in the full-size graph. This benchmark reads those sets from the calibration manifests that
+``benchmarks/int8_fidelity.py --recalibrate`` wrote (``<work>/int8-seed<S>/model.int8.calibration.json``),
+quantizes the full-size RAN (random init: latency does not depend on the weights; 32 synthetic calibration
+faces) as the CPU flavour with each chosen setting and set, and times FP32 and every INT8 variant round-robin
+(one run of each in turn, batch 8 faces = 48 regions, 2 threads), so machine load hits all alike.
+
+    python benchmarks/int8_mixed_speed.py --seeds 1 2 3 --out benchmarks/results/int8_mixed_speed
+
+Writes ``int8_mixed_speed.json`` / ``.md``. The target (issue: the CPU flavour stays >= 2.5x faster than FP32
+on the full-size RAN) is checked per seed; a miss is printed as one visible line and the command exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_SPEEDUP = 2.5
+
+
+def chosen_sets(work: Path, seeds: list[int]) -> dict[int, dict]:
+    """The CPU flavour's setting and FP32 layers (and the TensorRT flavour's layer count) per demo seed."""
+    out = {}
+    for seed in seeds:
+        path = work / f"int8-seed{seed}" / "model.int8.calibration.json"
+        if not path.is_file():
+            raise SystemExit(f"{path} not found: run benchmarks/int8_fidelity.py --recalibrate --seeds {seed} first")
+        search = json.loads(path.read_text())["search"]
+        out[seed] = {"cpu_setting": search["cpu"]["setting"], "cpu_fp32_layers": search["cpu"]["higher_precision_nodes"],
+                     "trt_fp32_layers": len(search["tensorrt"]["higher_precision_nodes"]),
+                     "quantizable_layers": search["cpu"]["cost"]["quantizable_layers"]}
+    return out
+
+
+def build_variants(work: Path, sets: dict[int, dict], calib_num: int, threads: int) -> dict[str, Path]:
+    """FP32 full-size RAN, the all-INT8 CPU flavour (8-bit and 7-bit weights), and one mixed file per seed."""
+    import torch
+
+    from ran_edge.artifact import read_sidecar
+    from ran_edge.data.classes import RAFDB_CLASSES
+    from ran_edge.export import export_onnx
+    from ran_edge.model.ran import build_ran
+    from ran_edge.quantize.histograms import CalibrationMethod
+    from ran_edge.quantize.qdq import QuantTarget, quantize_int8
+    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.quantize.stats import RangeSetting, collect_stats
+
+    torch.manual_seed(0)
+    torch.set_num_threads(threads)
+    fp32 = work / "ran_full.onnx"
+    export_onnx(build_ran(RAFDB_CLASSES, "ferplus6").eval(), fp32, check=False, log=lambda s: None)
+    meta = read_sidecar(fp32)
+    ds, desc = open_calibration_data(f"synthetic:n_train={calib_num},size={meta.preprocess.face_size}", calib_num, 1)
+    stats = collect_stats(fp32, DatasetReader(ds, meta, calib_num, 8, desc), progress=False, log=lambda s: None)
+    paths = {"fp32": fp32}
+
+    def make(name: str, setting: RangeSetting, higher: list[str]) -> None:
+        paths[name] = quantize_int8(fp32, work / f"{name}.onnx", setting=setting, stats=stats, target=QuantTarget.CPU,
+                                    higher_precision=higher, log=lambda s: None).path
+
+    make("all-int8 (8-bit weights)", RangeSetting(CalibrationMethod.PERCENTILE, 99.99), [])
+    make("all-int8 (7-bit weights)", RangeSetting(CalibrationMethod.PERCENTILE, 99.99, reduce_range=True), [])
+    for seed, chosen in sets.items():
+        s = chosen["cpu_setting"]
+        setting = RangeSetting(CalibrationMethod(s["method"]), s.get("percentile") or 99.99, bool(s.get("reduce_range")))
+        make(f"seed {seed} search", setting, chosen["cpu_fp32_layers"])
+    return paths
+
+
+def time_variants(paths: dict[str, Path], batch: int, repeat: int, threads: int) -> dict[str, dict[str, float]]:
+    from ran_edge.export.checks import ort_session
+
+    sessions = {name: ort_session(p, threads) for name, p in paths.items()}
+    x = np.random.default_rng(0).random((batch, 3, 224, 224), dtype=np.float32)
+    for sess in sessions.values():
+        sess.run(None, {"faces": x})
+    times: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(repeat):
+        for name, sess in sessions.items():
+            t0 = time.perf_counter()
+            sess.run(None, {"faces": x})
+            times[name].append(1000.0 * (time.perf_counter() - t0))
+    base = statistics.median(times["fp32"])
+    return {name: {"median_ms": round(statistics.median(t), 1), "p10_ms": round(float(np.percentile(t, 10)), 1),
+                   "p90_ms": round(float(np.percentile(t, 90)), 1), "speedup": round(base / statistics.median(t), 2)}
+            for name, t in times.items()}
+
+
+def render(doc: dict) -> str:
+    lines = ["# What mixed precision costs on the full-size RAN (ONNX Runtime CPU)", "",
+             f"Full-size RAN (ResNet-18 width 64, 224 px, 6 regions, random init), CPU flavour (U8S8), batch {doc['batch']} "
+             f"faces, {doc['threads']} threads, {doc['repeat']} round-robin runs; {doc['cpu']}; onnxruntime {doc['onnxruntime']}; "
+             f"{doc['date']}; load average before/after {doc['loadavg_before']} / {doc['loadavg_after']}. "
+             "FP32 layers: those the INT8 search left FP32 on each trained demo model (same trunk, same node names).", "",
+             "| variant | trunk layers FP32 (CPU flavour) | TensorRT flavour layers FP32 | median ms | p10 / p90 ms | speed-up vs FP32 | ≥ 2.5x |",
+             "|---|---:|---:|---:|---|---:|:-:|"]
+    for name, r in doc["latency"].items():
+        info = doc["variants"].get(name, {})
+        ok = "" if name == "fp32" else ("✓" if r["speedup"] >= TARGET_SPEEDUP else "✗")
+        lines.append(f"| {name} | {info.get('cpu_fp32', '')} | {info.get('trt_fp32', '')} | {r['median_ms']:.1f} | "
+                     f"{r['p10_ms']:.1f} / {r['p90_ms']:.1f} | {r['speedup']:.2f}x | {ok} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--work", default=str(ROOT / "runs" / "int8_fidelity"), help="where int8_fidelity.py --recalibrate wrote")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "int8_mixed_speed"))
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--calib-num", type=int, default=32)
+    args = ap.parse_args(argv)
+    import onnxruntime
+
+    sets = chosen_sets(Path(args.work), args.seeds)
+    before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="ran-edge-mixed-") as tmp:
+        paths = build_variants(Path(tmp), sets, args.calib_num, args.threads)
+        latency = time_variants(paths, args.batch, args.repeat, args.threads)
+    variants = {f"seed {s} search": {"cpu_fp32": len(c["cpu_fp32_layers"]), "trt_fp32": c["trt_fp32_layers"],
+                                     "cpu_setting": c["cpu_setting"]} for s, c in sets.items()}
+    variants.update({k: {"cpu_fp32": 0} for k in latency if k.startswith("all-int8")})
+    doc = {"benchmark": "int8_mixed_speed", "cpu": _cpu_name(), "machine": platform.machine(),
+           "onnxruntime": onnxruntime.__version__, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "batch": args.batch, "threads": args.threads, "repeat": args.repeat, "calibration_faces": args.calib_num,
+           "loadavg_before": [round(v, 2) for v in before], "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+           "quantizable_layers": next(iter(sets.values()))["quantizable_layers"], "variants": variants,
+           "latency": latency, "target_speedup": TARGET_SPEEDUP}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "int8_mixed_speed.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out / "int8_mixed_speed.md").write_text(render(doc))
+    print(render(doc))
+    missed = [n for n in variants if n.startswith("seed") and latency[n]["speedup"] < TARGET_SPEEDUP]
+    if missed:
+        print(f"MISSED: the CPU flavour of {', '.join(missed)} is below {TARGET_SPEEDUP}x FP32 on the full-size RAN", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
