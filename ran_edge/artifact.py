@@ -1,4 +1,4 @@
-"""Metadata that travels next to every exported artifact (design.md §4), torch-free.
+"""Metadata that travels next to every exported artifact (docs/architecture.md §3), torch-free.
 
 ``model.onnx`` → ``model.onnx.json``; ``model.ts`` → ``model.ts.json``; ``model.engine`` →
 ``model.engine.json``. The artifact file itself stays a plain ONNX / TorchScript / TensorRT plan.

@@ -15,7 +15,7 @@ C++/CUDA kernel in ``csrc/``):
 * no antialiasing (as TensorRT's Resize and the CUDA kernel).
 
 Colour order, scale, mean and std come from :class:`PreprocessSpec`; the official RAN preprocessing
-is RGB, values in [0, 1] (scale 1/255), no mean/std (ran_spec.md §6).
+is RGB, values in [0, 1] (scale 1/255), no mean/std (docs/model.md §6).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Region presets: which face regions RAN looks at, as data (ran_spec.md §1).
+"""Region presets: which face regions RAN looks at, as data (docs/model.md §1).
 
 A preset is a frozen, named list of boxes given as fractions of the aligned face
 ``(x0, y0, x1, y1)`` with ``0 <= x0 < x1 <= 1``, plus the index of the full face ("the copy", I0).
@@ -40,7 +40,7 @@ class RegionBox:
 class RegionPreset:
     """A named set of K regions; ``boxes[full_face_index]`` is the uncropped face.
 
-    ``rb_margin`` is the default Region-Biased loss margin α for this preset (ran_spec.md §5).
+    ``rb_margin`` is the default Region-Biased loss margin α for this preset (docs/model.md §5).
     """
 
     name: str
@@ -92,8 +92,8 @@ class RegionPreset:
 def default_rb_margin(num_regions: int) -> float:
     """RB-loss margin used by the official code: 0.1 for K=6 (FERPlus), 0.03 for K=8 (AffectNet).
 
-    ran_spec.md §5: the margins are tuned for the softmax-ed attention scale, whose weights sit
-    near 1/K; we scale by K for other region counts (0.1 for K<=6, 0.03 for K>=8).
+    docs/model.md §5: the margins are tuned for the softmax-ed attention scale, whose weights sit
+    near 1/K; other region counts get the margin of the nearer side (0.1 for K<=6, 0.03 for K>=7).
     """
     return 0.1 if num_regions <= 6 else 0.03
 
@@ -129,7 +129,7 @@ def _is_full(box: tuple[float, float, float, float]) -> bool:
     return all(abs(a - b) < 1e-9 for a, b in zip(box, FULL_FACE_BOX))
 
 
-# ran_spec.md §1: FERPlus, 5 crops + the full face at index 5 (the official model's "original").
+# docs/model.md §1: FERPlus, 5 crops + the full face at index 5 (the official model's "original").
 # Boxes from the reimplementation's crop script (file order re-arranged so the full face is last).
 FERPLUS6 = RegionPreset(
     name="ferplus6",
@@ -142,10 +142,10 @@ FERPLUS6 = RegionPreset(
         RegionBox("full_face", *FULL_FACE_BOX),
     ),
     full_face_index=5,
-    rb_margin=0.1,  # ran_spec.md §5: FERPlus (K=6) alpha = 0.1
+    rb_margin=0.1,  # docs/model.md §5: FERPlus (K=6) alpha = 0.1
 )
 
-# ran_spec.md §1: AffectNet on-the-fly crops, 7 crops + the original at index 7.
+# docs/model.md §1: AffectNet on-the-fly crops, 7 crops + the original at index 7.
 AFFECTNET8 = RegionPreset(
     name="affectnet8",
     boxes=(
@@ -159,7 +159,7 @@ AFFECTNET8 = RegionPreset(
         RegionBox("full_face", *FULL_FACE_BOX),
     ),
     full_face_index=7,
-    rb_margin=0.03,  # ran_spec.md §5: AffectNet natural sampling (K=8) alpha = 0.03
+    rb_margin=0.03,  # docs/model.md §5: AffectNet natural sampling (K=8) alpha = 0.03
 )
 
 PRESETS: dict[str, RegionPreset] = {p.name: p for p in (FERPLUS6, AFFECTNET8)}

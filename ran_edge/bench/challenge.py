@@ -1,4 +1,4 @@
-"""The official RAN challenge subsets (ran_spec.md §8): parse the list files, match them to a local dataset.
+"""The official RAN challenge subsets (docs/model.md §9): parse the list files, match them to a local dataset.
 
 The lists come from the authors' repository (``kaiwang960112/Challenge-condition-FER-dataset``); pass its
 checkout (or a folder holding the files) as ``--lists``. Formats, one entry per line:

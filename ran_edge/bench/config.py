@@ -23,7 +23,7 @@ class Backend(str, enum.Enum):
 
 
 class RegionPath(str, enum.Enum):
-    """How the K regions reach the trunk (design.md §3).
+    """How the K regions reach the trunk (docs/architecture.md §2).
 
     ``per-region``: one trunk call per region (the official structure); ``region-batch``: the aligned face
     is cropped into all regions in the graph, one trunk pass; ``fused``: the fused kernel makes the region

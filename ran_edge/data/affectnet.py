@@ -1,9 +1,9 @@
-"""AffectNet reader (manually annotated part; ran_spec.md §8).
+"""AffectNet reader (manually annotated part; docs/model.md §9).
 
 Files, as distributed (either directly in the dataset folder or under the distributed sub-folders)::
 
     [Manually_Annotated_file_lists/]training.csv     train (and the val carved from it)
-    [Manually_Annotated_file_lists/]validation.csv   the official val set, used as *test* (RAN, §8)
+    [Manually_Annotated_file_lists/]validation.csv   the official val set, used as *test* (RAN, docs/model.md §9)
     [Manually_Annotated_Images/]<subDirectory_filePath>
 
 CSV columns: ``subDirectory_filePath, face_x, face_y, face_width, face_height, facial_landmarks,

@@ -1,4 +1,4 @@
-"""Class-name lists of the datasets RAN was evaluated on (ran_spec.md §8), in label-id order."""
+"""Class-name lists of the datasets RAN was evaluated on (docs/model.md §9), in label-id order."""
 
 from __future__ import annotations
 

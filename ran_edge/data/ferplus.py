@@ -1,4 +1,4 @@
-"""FERPlus reader: ``fer2013.csv`` pixels + ``fer2013new.csv`` votes (ran_spec.md §8).
+"""FERPlus reader: ``fer2013.csv`` pixels + ``fer2013new.csv`` votes (docs/model.md §9).
 
 Files (in the dataset folder, or its ``fer2013/`` sub-folder)::
 

@@ -1,4 +1,4 @@
-"""RAF-DB basic reader (ran_spec.md §8).
+"""RAF-DB basic reader (docs/model.md §9).
 
 Layout of the ``basic`` folder as distributed::
 

@@ -1,4 +1,4 @@
-"""Graph I/O contract of exported RAN artifacts (design.md §3), shared by ONNX and TorchScript export.
+"""Graph I/O contract of exported RAN artifacts (docs/architecture.md §2), shared by ONNX and TorchScript export.
 
 Input ``faces [N,3,S,S]`` (region batch made in graph) or ``regions [N*K,3,R,R]`` (fused-kernel path);
 outputs ``logits [N,C]`` and ``region_weights [N,K]``. A dynamic axis is ``-1`` in the sidecar's

@@ -1,4 +1,4 @@
-"""RAN → ONNX: export, simplify, check, write atomically with its sidecar (design.md §2-4).
+"""RAN → ONNX: export, simplify, check, write atomically with its sidecar (docs/architecture.md §1-3).
 
 **Default opset 17.** TensorRT 8.6 (JetPack 6.0) parses opsets up to 17 and TensorRT 10.x opsets 9–20
 (onnx-tensorrt docs/operators.md of each release), so 17 is the highest opset every supported TensorRT

@@ -9,7 +9,7 @@ Format (a plain dict, loadable with ``torch.load(weights_only=True)``)::
      "training_state": {...}                 # optional: optimizer, epoch, RNG (for --resume)
     }
 
-Also imports the official RAN checkpoints (ran_spec.md §7).
+Also imports the official RAN checkpoints (docs/model.md §8).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[st
     return model, obj
 
 
-# -- official RAN checkpoints (ran_spec.md §7) ---------------------------------------------------
+# -- official RAN checkpoints (docs/model.md §8) ---------------------------------------------------
 
 def official_preprocess(face_size: int = 224) -> PreprocessSpec:
     """The official pipeline: RGB, ToTensor scaling to [0,1], no mean/std, every region at 224."""

@@ -1,9 +1,9 @@
-"""Region-Biased loss (RB-loss), ran_spec.md §5, vectorised.
+"""Region-Biased loss (RB-loss), docs/model.md §5, vectorised.
 
 L_RB = mean_n max(0, α − (max_{i ∈ crops} μ_{n,i} − μ_{n,full})): at least one crop's self-attention
 weight should exceed the full face's by the margin α. The maximum runs over the *crops only* (every
 index except the preset's full-face index), which avoids the reimplementation's index bug
-(ran_spec.md §10.3). The total training loss is CE + L_RB, 1:1 as the official code.
+(docs/model.md §10). The total training loss is CE + L_RB, 1:1 as the official code.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def ran_loss(
     logits: torch.Tensor, self_weights: torch.Tensor, targets: torch.Tensor, preset: RegionPreset,
     margin: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(total, ce, rb)`` with total = CE + RB (weight 1:1, ran_spec.md §5)."""
+    """``(total, ce, rb)`` with total = CE + RB (weight 1:1, docs/model.md §5)."""
     ce = F.cross_entropy(logits, targets)
     rb = rb_loss(self_weights, preset, margin)
     return ce + rb, ce, rb

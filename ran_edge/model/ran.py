@@ -1,4 +1,4 @@
-"""RAN: Region Attention Network (Wang et al. 2019), ran_spec.md §1-4.
+"""RAN: Region Attention Network (Wang et al. 2019), docs/model.md §1-4.
 
 One shared ResNet-18 trunk runs over K face regions (the full face is one of them); self-attention
 μ_i = σ(α·F_i), a global feature F_m = Σμ_i F_i / Σμ_i, relation attention ν_i = σ(β·[F_i : F_m]),
@@ -20,7 +20,7 @@ boxes (0.05·224 = 11.2 px), and reproduces *exactly* the sampling convention of
 of the numpy preprocessing (half-pixel centres, bilinear, edge replicate), so all three paths agree.
 The cost is small: 2·R·S·(S+R)·3 MACs per region, 3.7% of the ResNet-18 trunk at S=R=224.
 
-**BatchNorm note** (ran_spec.md §10.11): the official code trains with one trunk call per region
+**BatchNorm note** (docs/model.md §10): the official code trains with one trunk call per region
 type, so BN batch statistics are per region; training through the region batch mixes region types
 in one BN batch. Eval mode (running statistics) is identical for all paths.
 """
@@ -45,7 +45,7 @@ class AttentionMode(str, enum.Enum):
 
     ``paper``: μ and ν are used as they are (sigmoid outputs), normalised in the weighted sums.
     ``official``: as the released code, μ and ν are additionally softmax-ed across the K regions
-    (ran_spec.md §3-4); the RB-loss margins of §5 were tuned for this scale.
+    (docs/model.md §3-4); the RB-loss margins of §5 were tuned for this scale.
     """
 
     PAPER = "paper"

@@ -1,4 +1,4 @@
-"""The shared ResNet-18 trunk (ran_spec.md §2): torchvision's ResNet-18 up to global average pooling.
+"""The shared ResNet-18 trunk (docs/model.md §2): torchvision's ResNet-18 up to global average pooling.
 
 A width multiplier builds narrow trunks for tests and the CPU demo with torchvision's own
 ``BasicBlock``/``_make_layer``; the parameter names stay those of torchvision (and therefore of the

@@ -1,9 +1,9 @@
 """Training loop: SGD, CE + RB-loss (1:1), multi-step LR, best-by-validation, resumable.
 
-Defaults follow the official FERPlus script (ran_spec.md §6): SGD momentum 0.9, weight decay 1e-4,
+Defaults follow the official FERPlus script (docs/model.md §7): SGD momentum 0.9, weight decay 1e-4,
 LR ×0.1 at 30%, 50% and 80% of the epochs. The class-balanced sampler ("+" of the AffectNet result)
 resamples the *training* split only; the validation split is never resampled (unlike the official
-code, ran_spec.md §10.7) and is never the test split.
+code, docs/model.md §10) and is never the test split.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Schedule(str, enum.Enum):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training options (defaults: the official FERPlus recipe, ran_spec.md §6)."""
+    """Training options (defaults: the official FERPlus recipe, docs/model.md §7)."""
 
     epochs: int = 60
     lr: float = 0.1
@@ -65,7 +65,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     optimizer: Optimizer = Optimizer.SGD
     schedule: Schedule = Schedule.MULTISTEP
-    hflip: bool = False  # random horizontal flips (the official code has no augmentation, ran_spec.md §6)
+    hflip: bool = False  # random horizontal flips (the official code has no augmentation, docs/model.md §7)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "optimizer", Optimizer(self.optimizer))

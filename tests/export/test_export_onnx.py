@@ -27,7 +27,7 @@ def test_onnx_structure_names_dynamic_batch_and_no_training_ops(exported_faces):
     assert {o.version for o in model.opset_import if o.domain in ("", "ai.onnx")} == {DEFAULT_OPSET}
     ops = {n.op_type for n in model.graph.node}
     assert "Dropout" not in ops and "Identity" not in ops  # Identity removed by onnxsim
-    # The region crop is two MatMuls with constant interpolation matrices (design.md §3).
+    # The region crop is two MatMuls with constant interpolation matrices (docs/architecture.md §2).
     inits = {t.name for t in model.graph.initializer}
     matmuls = [n for n in model.graph.node if n.op_type == "MatMul"]
     assert len(matmuls) >= 2 and all(any(i in inits for i in n.input) for n in matmuls[:2])

@@ -54,7 +54,7 @@ def test_arbitrary_pickle_is_refused_without_trust(tmp_path):
 
 
 def _official_state(width: int, num_classes: int) -> dict:
-    """A state_dict exactly in the official DataParallel format (ran_spec.md §7)."""
+    """A state_dict exactly in the official DataParallel format (docs/model.md §8)."""
     torch.manual_seed(3)
     trunk = build_trunk(width)
     trunk.train()
@@ -71,7 +71,7 @@ def _official_state(width: int, num_classes: int) -> dict:
 
 
 def _official_forward(state: dict, regions: list, width: int) -> torch.Tensor:
-    """The released code's forward (ran_spec.md §2-4): trunk per region, sigmoid→softmax on α and β."""
+    """The released code's forward (docs/model.md §2-4): trunk per region, sigmoid→softmax on α and β."""
     trunk = build_trunk(width)
     trunk.load_state_dict({k[7:]: v for k, v in state.items() if not k.split(".")[1] in ("alpha", "beta", "fc")})
     trunk.eval()
