@@ -43,8 +43,10 @@ AUTO_SETTINGS: tuple[RangeSetting, ...] = (
     RangeSetting(CalibrationMethod.PERCENTILE, 99.999),
     RangeSetting(CalibrationMethod.MINMAX),
 )
-#: Op types of the trunk that the quantizer turns into integer ops (candidates for higher precision).
-QUANTIZED_OPS = ("Conv", "Add", "MatMul", "Gemm")
+#: Op types of the trunk that read quantized tensors (candidates for higher precision): the integer compute ops,
+#: and the ops the quantizer wraps in Q/DQ as they pass values on (pooling, reshapes). Leaving every candidate FP32
+#: leaves no Q/DQ in the trunk: a flavour that gives back everything is exactly FP32 there.
+QUANTIZED_OPS = ("Conv", "Add", "MatMul", "Gemm", "MaxPool", "AveragePool", "GlobalAveragePool", "Reshape", "Flatten")
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ class _Trials:
 
 
 def candidate_layers(model: Any) -> list[str]:
-    """Trunk nodes the quantizer makes integer (Conv, Add, MatMul, Gemm), in graph order."""
+    """Trunk nodes that read quantized tensors (:data:`QUANTIZED_OPS`), in graph order."""
     from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
 
     ensure_node_names(model)

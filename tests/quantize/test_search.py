@@ -177,3 +177,19 @@ def test_agreement_lower_bound_is_the_wilson_bound_and_the_search_judges_by_it()
     assert QualityTarget().misses(cmp(297, 301)) == []       # the plain target is met by the rate
     assert target.misses(cmp(297, 301)) and "lower bound" in target.misses(cmp(297, 301))[0]
     assert target.misses(cmp(448, 450)) == []
+
+
+def test_a_flavour_left_with_no_int8_trunk_says_so_in_one_visible_line(trained_onnx, calib_dir, holdout_dir, tmp_path):
+    """Percentile 50 clips half of every activation: the search must give back every trunk layer to keep the
+    target, and calibrate says in one line that nothing INT8 is left rather than calling the file INT8 quietly."""
+    fp32, _ = trained_onnx
+    lines = []
+    run = calibrate_onnx(fp32, tmp_path / "q.onnx", data=str(calib_dir), num=32, holdout=str(holdout_dir),
+                         targets=[QuantTarget.TENSORRT], method="percentile", percentile=50.0, progress=False,
+                         log=lines.append)
+    s = run.searches[QuantTarget.TENSORRT]
+    cost = read_sidecar(run.results[QuantTarget.TENSORRT].path).extra["int8_quality"]["cost"]
+    assert s.met and len(s.higher_precision) == cost["quantizable_layers"]
+    assert sum("no INT8 trunk left" in line for line in lines) == 1
+    model = onnx.load(str(run.results[QuantTarget.TENSORRT].path))  # and what is left is exactly FP32: no Q/DQ at all
+    assert not [n.name for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
