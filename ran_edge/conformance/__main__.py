@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ran_edge.conformance.wheels import TARGETS, Target, WheelUnavailable, build_stubs, walk_env, wheel_site
+from ran_edge.conformance.wheels import (POLYGRAPHY_FLOOR, TARGETS, Target, WheelUnavailable, build_stubs, polygraphy_site,
+                                         walk_env, wheel_site)
 from ran_edge.errors import RanEdgeError
 
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / ".trt-conformance"
@@ -62,25 +63,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="wheel + stub cache (default: %(default)s)")
     ap.add_argument("--versions", nargs="*", help="only these TensorRT versions (default: all targets)")
     ap.add_argument("--report", type=Path, help="write every version's JSON report here")
+    ap.add_argument("--polygraphy", nargs="*", default=["installed", POLYGRAPHY_FLOOR],
+                    help="Polygraphy releases to walk with: 'installed' and/or versions fetched with pip "
+                         "(default: the installed one and the pinned floor %(default)s)")
     args = ap.parse_args(argv)
     targets = [t for t in TARGETS if not args.versions or t.version in args.versions]
     start, reports, failed = time.perf_counter(), {}, False
     print("TensorRT API conformance (names and arities against NVIDIA's real bindings; not a TensorRT run):")
-    for target in targets:
-        try:
-            report = run_walk(target, args.cache)
-        except WheelUnavailable as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except RanEdgeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2 if "No module named" in str(exc) else 1
-        reports[target.version] = report
-        failed |= bool(report["violations"] or report["errors"])
-        print("\n".join(summary(target, report)))
+    for poly in args.polygraphy:
+        for target in targets:
+            try:
+                extra = None if poly == "installed" else str(polygraphy_site(poly, args.cache))
+                report = run_walk(target, args.cache, extra_path=extra)
+            except WheelUnavailable as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            except RanEdgeError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2 if "No module named" in str(exc) else 1
+            reports[f"{target.version} polygraphy {report['polygraphy']}"] = report
+            failed |= bool(report["violations"] or report["errors"])
+            print("\n".join(summary(target, report)))
     if args.report:
         args.report.write_text(json.dumps(reports, indent=1) + "\n")
-    print(f"{'FAILED' if failed else 'passed'}: {len(targets)} TensorRT versions in {time.perf_counter() - start:.1f} s")
+    print(f"{'FAILED' if failed else 'passed'}: {len(targets)} TensorRT versions x {len(args.polygraphy)} Polygraphy in {time.perf_counter() - start:.1f} s")
     return 1 if failed else 0
 
 

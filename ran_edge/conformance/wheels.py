@@ -47,24 +47,38 @@ TARGETS: Tuple[Target, ...] = (
 )
 
 
+#: The oldest Polygraphy that works on every target (0.49.x reads EXPLICIT_BATCH / ILayer.precision_is_set,
+#: gone in TensorRT 11); ``pyproject.toml`` pins ``polygraphy>=POLYGRAPHY_FLOOR``. The walk runs with the
+#: installed Polygraphy and with this floor.
+POLYGRAPHY_FLOOR = "0.50.3"
+
+
 class WheelUnavailable(RanEdgeError):
     """A bindings wheel could not be downloaded or unpacked (the reason is the message)."""
 
 
 def wheel_site(target: Target, cache: Path) -> Path:
     """Download (once) and unpack the bindings wheel of ``target``; the folder to put on ``sys.path``."""
-    site = cache / "site" / target.version
-    if (site / "tensorrt_bindings" / "__init__.py").is_file():
+    return _unpacked(f"{target.package}=={target.version}", cache / "site" / target.version, cache, "tensorrt_bindings")
+
+
+def polygraphy_site(version: str, cache: Path) -> Path:
+    """Download (once) and unpack Polygraphy ``version`` (pure Python); the folder to put first on ``sys.path``."""
+    return _unpacked(f"polygraphy=={version}", cache / "polygraphy" / version, cache, "polygraphy")
+
+
+def _unpacked(spec: str, site: Path, cache: Path, package: str) -> Path:
+    if (site / package / "__init__.py").is_file():
         return site
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    spec = f"{target.package}=={target.version}"
-    wheel = _find_wheel(wheels, target)
+    name, version = spec.split("==")
+    wheel = _find_wheel(wheels, name, version)
     if wheel is None:
         cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                "--disable-pip-version-check", "--dest", str(wheels), spec]
         proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheel = _find_wheel(wheels, target)
+        wheel = _find_wheel(wheels, name, version)
         if proc.returncode != 0 or wheel is None:
             lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip() and "WARNING" not in ln]
             raise WheelUnavailable(f"cannot download {spec} with pip (Python {sys.version_info.major}."
@@ -76,16 +90,15 @@ def wheel_site(target: Target, cache: Path) -> Path:
             zf.extractall(tmp)
     except (zipfile.BadZipFile, OSError) as exc:
         raise WheelUnavailable(f"cannot unpack {wheel.name}: {exc}") from exc
-    if not (tmp / "tensorrt_bindings" / "__init__.py").is_file():
-        raise WheelUnavailable(f"{wheel.name} has no tensorrt_bindings package")
+    if not (tmp / package / "__init__.py").is_file():
+        raise WheelUnavailable(f"{wheel.name} has no {package} package")
     shutil.rmtree(site, ignore_errors=True)
     tmp.rename(site)
     return site
 
 
-def _find_wheel(folder: Path, target: Target) -> "Path | None":
-    stem = target.package.replace("-", "_") + "-" + target.version + "-"
-    found = sorted(p for p in folder.glob(stem + "*.whl"))
+def _find_wheel(folder: Path, name: str, version: str) -> "Path | None":
+    found = sorted(folder.glob(name.replace("-", "_") + "-" + version + "-*.whl"))
     return found[-1] if found else None
 
 
