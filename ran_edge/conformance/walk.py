@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 
 def import_real(site: Path) -> ModuleType:
@@ -27,19 +27,20 @@ def import_real(site: Path) -> ModuleType:
     return module
 
 
-def load_build_module(path: Optional[str]) -> ModuleType:
-    """``ran_edge.engine.build``, or a copy of it at ``path`` (the mutation tests' planted errors)."""
-    if not path:
-        return importlib.import_module("ran_edge.engine.build")
-    spec = importlib.util.spec_from_file_location("ran_edge.engine._walked_build", path)
+def replace_module(name: str, path: str) -> ModuleType:
+    """Load the file ``path`` as module ``name`` in place of ours (the mutation tests' planted errors)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-def walk(site: Path, build_path: Optional[str] = None, only: Optional[str] = None) -> Dict[str, Any]:
-    """Walk every scenario against the real API found in ``site``; the report as a dict."""
+def walk(site: Path, replace: Sequence[str] = (), only: Optional[str] = None) -> Dict[str, Any]:
+    """Walk every scenario against the real API found in ``site``; the report as a dict.
+
+    ``replace``: ``MODULE=PATH`` items, each loading a copy of one of our modules in its place.
+    """
     from ran_edge.conformance.apimodel import api_model
     from ran_edge.conformance.proxy import Recorder, install
     from ran_edge.conformance.scenarios import run_all, script
@@ -54,20 +55,29 @@ def walk(site: Path, build_path: Optional[str] = None, only: Optional[str] = Non
 
     G_LOGGER.module_severity = G_LOGGER.CRITICAL
     with contextlib.redirect_stdout(sys.stderr):
-        walked = run_all(rec, load_build_module(build_path), model.version, only)
-    violations: List[Dict[str, Any]] = [v.__dict__ for v in dict.fromkeys(rec.violations)]
+        for item in replace:
+            name, _, path = item.partition("=")
+            replace_module(name, path)
+        build = importlib.import_module("ran_edge.engine.build")
+        walked = run_all(rec, build, model.version, only)
+    violations: Dict[tuple, Dict[str, Any]] = {}
+    for v in rec.violations:  # one entry per site and name, with every scenario that reached it
+        entry = violations.setdefault((v.file, v.line, v.name, v.problem), {**v.__dict__, "scenario": v.scenario})
+        if v.scenario not in entry["scenario"].split("; "):
+            entry["scenario"] += "; " + v.scenario
     return {"version": model.version, "polygraphy": polygraphy.__version__, "classes": len(model.classes),
-            "scenarios": walked, "violations": violations, "errors": rec.errors,
+            "scenarios": walked, "violations": list(violations.values()), "errors": rec.errors,
             "touched": sorted(rec.touched), "guarded_probes": sorted(rec.probes)}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("site", type=Path, help="folder with the extracted tensorrt_bindings package")
-    ap.add_argument("--build-module", help="walk this copy of ran_edge/engine/build.py instead")
+    ap.add_argument("--replace", action="append", default=[], metavar="MODULE=PATH",
+                    help="walk a copy of one of our modules instead, e.g. ran_edge.engine.build=/tmp/build.py")
     ap.add_argument("--only", help="run only the scenarios whose name contains this text")
     args = ap.parse_args(argv)
-    report = walk(args.site, args.build_module, args.only)
+    report = walk(args.site, args.replace, args.only)
     sys.stdout.write(json.dumps(report) + "\n")
     return 0
 
