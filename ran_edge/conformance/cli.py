@@ -47,7 +47,8 @@ def summary(target: Target, report: Dict[str, Any]) -> List[str]:
     """Human-readable lines for one version's report."""
     bad = report["violations"] or report["errors"]
     lines = [f"TensorRT {report['version']:<11} ({target.where}): {'FAIL' if bad else 'ok'}: "
-             f"{len(report['scenarios'])} paths walked, {len(report['touched'])} TensorRT names checked against "
+             f"{len(report['scenarios'])} paths walked, {len(set().union(*report['touched'].values()))} TensorRT names "
+             f"checked against "
              f"{report['classes']} real classes (Polygraphy {report['polygraphy']})"]
     lines += ["  " + _violation_text(v) for v in report["violations"]]
     lines += ["  walk incomplete: " + e for e in report["errors"]]
@@ -58,11 +59,35 @@ def _violation_text(v: Dict[str, Any]) -> str:
     return f"{v['file']}:{v['line']}: TensorRT {v['version']}: {v['name']}: {v['problem']} [{v['scenario']}]"
 
 
+def names_markdown(reports: Dict[str, Dict[str, Any]]) -> str:
+    """Markdown: each TensorRT name ran-edge's own code uses, per version (from the walk reports).
+
+    ``used``: touched and present in that version's real bindings; ``absent (guarded)``: probed with
+    ``getattr``/``hasattr`` and missing there, which our code handles; blank: not on that version's paths.
+    """
+    by_version: Dict[str, Dict[str, Any]] = {}
+    for report in reports.values():
+        by_version.setdefault(report["version"], report)
+    versions = list(by_version)
+    names = sorted({n for r in by_version.values()
+                    for n in r["touched"].get("ran_edge", []) + r["guarded_probes"].get("ran_edge", [])})
+    lines = ["| name | " + " | ".join(versions) + " |", "|---|" + "---|" * len(versions)]
+    for name in names:
+        cells = ["used" if name in r["touched"].get("ran_edge", []) else
+                 "absent (guarded)" if name in r["guarded_probes"].get("ran_edge", []) else "" for r in by_version.values()]
+        if any(cells):
+            lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    counts = " | ".join(str(len(r["touched"].get("polygraphy", []))) for r in by_version.values())
+    lines.append(f"| *names Polygraphy {by_version[versions[0]]['polygraphy']} uses for us (checked too)* | {counts} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ran_edge.conformance", description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="wheel + stub cache (default: %(default)s)")
     ap.add_argument("--versions", nargs="*", help="only these TensorRT versions (default: all targets)")
     ap.add_argument("--report", type=Path, help="write every version's JSON report here")
+    ap.add_argument("--names", type=Path, help="write the names-per-version markdown table here")
     ap.add_argument("--polygraphy", nargs="*", default=["installed", POLYGRAPHY_FLOOR],
                     help="Polygraphy releases to walk with: 'installed' and/or versions fetched with pip "
                          "(default: the installed one and the pinned floor %(default)s)")
@@ -86,6 +111,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("\n".join(summary(target, report)))
     if args.report:
         args.report.write_text(json.dumps(reports, indent=1) + "\n")
+    if args.names:
+        args.names.write_text(names_markdown(reports))
     print(f"{'FAILED' if failed else 'passed'}: {len(targets)} TensorRT versions x {len(args.polygraphy)} Polygraphy in {time.perf_counter() - start:.1f} s")
     return 1 if failed else 0
 

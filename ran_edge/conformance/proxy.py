@@ -12,7 +12,7 @@ arities, not behaviour.
 A name that does not exist raises :class:`MissingName` (an ``AttributeError``, as the real module
 would) and is recorded as pending; it becomes a violation only if the error escapes the scenario
 (a guarded probe such as ``getattr(builder, "platform_has_fast_fp16", None)`` is legitimate).
-A wrong arity, an unknown keyword, an enum of the wrong type or a write to a read-only or unknown
+A wrong arity, an unknown keyword, an enum member or TensorRT object of the wrong class or a write to a read-only or unknown
 property is a violation at once.
 """
 
@@ -56,6 +56,7 @@ class MissingName(AttributeError):
     def __init__(self, violation: Violation):
         super().__init__(f"{violation.name}: {violation.problem} (TensorRT {violation.version})")
         self.violation = violation
+        self.origin = "?"
 
 
 class ArityError(TypeError):
@@ -70,6 +71,17 @@ def call_site() -> Tuple[str, int]:
     return "?", 0
 
 
+def _origin() -> str:
+    """Top-level package of the innermost caller outside this package ("ran_edge", "polygraphy", ...)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_HERE):
+        frame = frame.f_back
+    if frame is None:
+        return "?"
+    name = frame.f_globals.get("__name__", "?")
+    return name.split(".")[0]
+
+
 class Recorder:
     """Violations, pending misses and every TensorRT name touched, for one version."""
 
@@ -78,10 +90,14 @@ class Recorder:
         self.scenario = ""
         self.violations: List[Violation] = []
         self.pending: List[MissingName] = []
-        self.probes: Set[str] = set()
-        self.touched: Set[str] = set()
+        self.probes: Dict[str, Set[str]] = {}  # origin -> names probed, absent and handled
+        self.touched: Dict[str, Set[str]] = {}  # origin ("ran_edge", "polygraphy", ...) -> names
         self.errors: List[str] = []
         self._proxies: Dict[str, type] = {}
+
+    def touch(self, name: str) -> None:
+        """Note that ``name`` was used, under the package of the code that used it."""
+        self.touched.setdefault(_origin(), set()).add(name)
 
     def violation(self, name: str, problem: str) -> Violation:
         file, line = call_site()
@@ -94,6 +110,7 @@ class Recorder:
 
     def miss(self, name: str, problem: str) -> MissingName:
         exc = MissingName(self.violation(name, problem))
+        exc.origin = _origin()
         self.pending.append(exc)
         return exc
 
@@ -107,7 +124,7 @@ class Recorder:
             if id(exc) in chain:
                 self.violations.append(exc.violation)
             else:
-                self.probes.add(exc.violation.name)
+                self.probes.setdefault(exc.origin, set()).add(exc.violation.name)
         self.pending.clear()
 
     # values ---------------------------------------------------------------------------------------
@@ -150,11 +167,11 @@ class Recorder:
             self.fail(qual, f"called with {len(args)} positional argument(s)"
                             f"{' and ' + ', '.join(kwargs) if kwargs else ''}; the real overloads are {shown}")
         for sig in ok:
-            if all(_enum_fits(self, p.type, a) for p, a in zip(sig.params, args)):
+            if all(_arg_fits(self, p.type, a) for p, a in zip(sig.params, args)):
                 return sig
-        self.fail(qual, "an enum argument of the wrong type: " +
+        self.fail(qual, "an argument of the wrong TensorRT type: " +
                   ", ".join(f"{type(a).__name__} for {p.name}: {p.type}" for p, a in zip(ok[0].params, args)
-                            if not _enum_fits(self, p.type, a)))
+                            if not _arg_fits(self, p.type, a)))
         return ok[0]
 
 
@@ -167,11 +184,17 @@ def _real_class(real: ModuleType, name: str) -> type:
     raise KeyError(name)
 
 
-def _enum_fits(rec: Recorder, param_type: str, arg: Any) -> bool:
+def _arg_fits(rec: Recorder, param_type: str, arg: Any) -> bool:
+    """An enum member of another enum, or a proxy of an unrelated class, does not fit a parameter of a real class."""
     cm = rec.model.classes.get(param_type)
-    if cm is None or not cm.is_enum or not hasattr(type(arg), "__members__"):
+    if cm is None:
         return True
-    return type(arg).__name__ == param_type
+    if isinstance(arg, InstanceProxy):
+        mine = type(arg)._cx_model
+        return param_type == mine.name or param_type in mine.bases
+    if cm.is_enum and hasattr(type(arg), "__members__"):
+        return type(arg).__name__ == param_type
+    return True
 
 
 def new_instance(cls: type) -> "InstanceProxy":
@@ -193,7 +216,7 @@ class ProxyMeta(type):
         member = cm.members.get(name)
         if member is None:
             raise rec.miss(f"{cm.name}.{name}", f"no such attribute on class {cm.name}")
-        rec.touched.add(f"{cm.name}.{name}")
+        rec.touch(f"{cm.name}.{name}")
         if member.kind in (MemberKind.ENUM_MEMBER, MemberKind.OTHER, MemberKind.PROPERTY):
             return getattr(cls._cx_real, name)
         if member.kind is MemberKind.CLASS:
@@ -209,7 +232,7 @@ class ProxyMeta(type):
             cls.__init__(obj, *args, **kwargs)
             return obj
         init = cm.members.get("__init__")
-        cls._cx_rec.touched.add(f"{cm.name}.__init__")
+        cls._cx_rec.touch(f"{cm.name}.__init__")
         if init is not None:
             cls._cx_rec.check_args(f"{cm.name}.__init__", init.overloads, args, kwargs)
         return new_instance(cls)
@@ -256,7 +279,7 @@ class InstanceProxy:
         member = cm.members.get(name)
         if member is None:
             raise rec.miss(f"{cm.name}.{name}", f"no such attribute on {cm.name}")
-        rec.touched.add(f"{cm.name}.{name}")
+        rec.touch(f"{cm.name}.{name}")
         if member.kind is MemberKind.METHOD:
             return _Method(rec, cm.name, name, self)
         if member.kind is MemberKind.PROPERTY:
@@ -272,7 +295,7 @@ class InstanceProxy:
         if member is None and "_cx_model" not in vars(type(self)):
             object.__setattr__(self, name, value)  # an attribute of a Python subclass
             return
-        rec.touched.add(f"{cm.name}.{name}")
+        rec.touch(f"{cm.name}.{name}")
         if member is None:
             raise rec.miss(f"{cm.name}.{name}", f"no such property on {cm.name} (cannot be set)")
         if member.kind is not MemberKind.PROPERTY or not member.settable:
@@ -281,7 +304,7 @@ class InstanceProxy:
 
     def _cx_special(self, name: str) -> Any:
         cm = self._cx_model
-        self._cx_rec.touched.add(f"{cm.name}.{name}")
+        self._cx_rec.touch(f"{cm.name}.{name}")
         if name not in cm.members:
             self._cx_rec.fail(f"{cm.name}.{name}", f"{cm.name} does not support {name}", TypeError)
         return cm.members[name]
@@ -333,7 +356,7 @@ class TrtModuleProxy(ModuleType):
             return getattr(rec.real, name)
         if name not in rec.model.names:
             raise rec.miss(f"tensorrt.{name}", "not in the tensorrt module")
-        rec.touched.add(f"tensorrt.{name}")
+        rec.touch(f"tensorrt.{name}")
         if name in rec.model.classes and isinstance(getattr(rec.real, name), type):
             return rec.proxy_class(name)
         if name in rec.model.functions and type(getattr(rec.real, name)).__name__ == "builtin_function_or_method":

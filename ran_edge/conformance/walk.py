@@ -67,7 +67,7 @@ def walk(site: Path, replace: Sequence[str] = (), only: Optional[str] = None) ->
             entry["scenario"] += "; " + v.scenario
     return {"version": model.version, "polygraphy": polygraphy.__version__, "classes": len(model.classes),
             "scenarios": walked, "violations": list(violations.values()), "errors": rec.errors,
-            "touched": sorted(rec.touched), "guarded_probes": sorted(rec.probes)}
+            "touched": {k: sorted(v) for k, v in sorted(rec.touched.items())}, "guarded_probes": {k: sorted(v) for k, v in sorted(rec.probes.items())}}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
