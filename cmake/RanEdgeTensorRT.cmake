@@ -4,9 +4,9 @@
 # ran_edge_tensorrt_major(<include dir> <out var>)
 #   The TensorRT major version written in <include dir>/NvInferVersion.h, or "" when it cannot be read.
 #   Two header styles exist (third_party/tensorrt-headers/README.md):
-#     8.x - 10.10:  #define NV_TENSORRT_MAJOR 8 //!< TensorRT major version.
-#     10.11+:       #define TRT_MAJOR_ENTERPRISE 10
-#                   #define NV_TENSORRT_MAJOR TRT_MAJOR_ENTERPRISE //!< TensorRT major version.
+#     8.x, early 10.x (8.5.2, 8.6.1, 10.3.0):  #define NV_TENSORRT_MAJOR 8 //!< TensorRT major version.
+#     later 10.x, 11.x (10.13.3, 11.1):        #define TRT_MAJOR_ENTERPRISE 10
+#                                              #define NV_TENSORRT_MAJOR TRT_MAJOR_ENTERPRISE //!< ...
 #   so the value of NV_TENSORRT_MAJOR is read as a number or as the name of another #define (one level).
 #
 # ran_edge_find_tensorrt()
