@@ -81,3 +81,16 @@ def test_polygraphy_pin_matches_the_walked_floor(pin_file):
     assert specs, "polygraphy is not listed in pyproject.toml"
     for line in specs:
         assert f'"polygraphy>={POLYGRAPHY_FLOOR},<0.54"' in line, line
+
+
+def test_missing_wheels_fail_with_the_reason(tmp_path):
+    """No index reachable: exit 2 and pip's reason, never a silent skip."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "ran_edge.conformance", "--cache", str(tmp_path / "cache")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert "cannot download tensorrt-bindings==8.6.1 with pip" in proc.stderr
