@@ -27,6 +27,7 @@ from ran_edge.conformance.proxy import NOTSET, Recorder, new_instance
 from ran_edge.engine.meta import DeviceEnv
 from ran_edge.engine.options import BatchProfile, BuildRequest, CalibKind, CalibSource, Int8Method
 from ran_edge.engine.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, plan_build
+from ran_edge.engine.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 from ran_edge.runtime.cuda import CudaApi, PinnedBuffer
 
@@ -180,7 +181,9 @@ def build_scenarios(version: str, folder: Path) -> List[Scenario]:
         if key in seen:
             continue
         seen[key] = label
-        scenarios.append(Scenario(label, _builder(onnx, meta, plan, folder, env)))
+        features = [plan.path.value] + (["dla"] if plan.dla_core is not None else []) + \
+            (["version-compatible"] if plan.version_compatible else [])
+        scenarios.append(Scenario(f"{label} [{' '.join(features)}]", _builder(onnx, meta, plan, folder, env)))
     return scenarios
 
 
@@ -190,6 +193,20 @@ def _builder(onnx: Path, meta: ArtifactMeta, plan: BuildPlan, folder: Path, env:
         build.build_engine(onnx, meta, plan, folder / "walk.engine", env, built=plan.requested, calib_feeds=feeds,
                            calib_cache=folder / "calib.cache", log=lambda s: None)
     return run
+
+
+def expected_features(version: str) -> List[str]:
+    """Plan paths and options the walk must reach on ``version``, from the version facts in
+    :class:`~ran_edge.engine.versions.TrtVersion` (so a plan that silently stops offering one fails the check)."""
+    v = TrtVersion.parse(version)
+    want = [PrecisionPath.STRONGLY_TYPED.value] if v.has_strongly_typed else []
+    if v.has_precision_flags:
+        want += [PrecisionPath.FP32.value, PrecisionPath.FP16_FLAG.value, PrecisionPath.INT8_QDQ.value, "dla"]
+    if v.has_implicit_calibrator:
+        want.append(PrecisionPath.INT8_CALIBRATOR.value)
+    if v.has_version_compatible:
+        want.append("version-compatible")
+    return want
 
 
 def other_scenarios(version: str, folder: Path) -> List[Scenario]:

@@ -43,7 +43,7 @@ def walk(site: Path, replace: Sequence[str] = (), only: Optional[str] = None) ->
     """
     from ran_edge.conformance.apimodel import api_model
     from ran_edge.conformance.proxy import Recorder, install
-    from ran_edge.conformance.scenarios import run_all, script
+    from ran_edge.conformance.scenarios import expected_features, run_all, script
 
     real = import_real(site)
     model = api_model(real)
@@ -65,6 +65,10 @@ def walk(site: Path, replace: Sequence[str] = (), only: Optional[str] = None) ->
         entry = violations.setdefault((v.file, v.line, v.name, v.problem), {**v.__dict__, "scenario": v.scenario})
         if v.scenario not in entry["scenario"].split("; "):
             entry["scenario"] += "; " + v.scenario
+    reached = {f for name in walked if name.endswith("]") for f in name[name.rindex("[") + 1:-1].split()}
+    missing = [f for f in expected_features(model.version) if f not in reached]
+    if missing and not only:
+        rec.errors.append(f"the walk never reached {', '.join(missing)} (plan_build offers no such build on this version)")
     return {"version": model.version, "polygraphy": polygraphy.__version__, "classes": len(model.classes),
             "scenarios": walked, "violations": list(violations.values()), "errors": rec.errors,
             "touched": {k: sorted(v) for k, v in sorted(rec.touched.items())}, "guarded_probes": {k: sorted(v) for k, v in sorted(rec.probes.items())}}
