@@ -113,7 +113,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.report.write_text(json.dumps(reports, indent=1) + "\n")
     if args.names:
         args.names.write_text(names_markdown(reports))
-    print(f"{'FAILED' if failed else 'passed'}: {len(targets)} TensorRT versions x {len(args.polygraphy)} Polygraphy in {time.perf_counter() - start:.1f} s")
+    print(f"{'FAILED' if failed else 'passed'}: {len(targets)} TensorRT versions x {len(args.polygraphy)} Polygraphy "
+          f"in {time.perf_counter() - start:.1f} s")
     return 1 if failed else 0
 
 

@@ -160,7 +160,9 @@ class Recorder:
             raise TypeError(f"scenario script for {cls}.{member} returned {type(value).__name__}, declared {declared}")
         return value
 
-    def check_args(self, qual: str, overloads: Tuple[Signature, ...], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Signature:
+    def check_args(self, qual: str, overloads: Tuple[Signature, ...], args: Tuple[Any, ...],
+                   kwargs: Dict[str, Any]) -> Signature:
+        """The first overload these arguments bind to; a violation (and TypeError) when none does."""
         ok = [s for s in overloads if s.accepts(len(args), tuple(kwargs))]
         if not ok:
             shown = " | ".join(s.text() for s in overloads)

@@ -71,7 +71,8 @@ def script(rec: Recorder, real: ModuleType) -> Callable[..., Any]:
             ("ICudaEngine", "num_io_tensors"): 1 + len(OUTPUTS), ("ICudaEngine", "num_optimization_profiles"): 1,
             ("ITensor", "name"): INPUT, ("ITensor", "shape"): dims((-1, 3, 32, 32)),
             ("ITensor", "dtype"): real.DataType.FLOAT, ("ITensor", "is_shape_tensor"): False,
-            ("IOptimizationProfile", "get_shape"): [dims((b, 3, 32, 32)) for b in (2, 4, 8)], ("ICudaEngine", "get_tensor_dtype"): real.DataType.FLOAT,
+            ("IOptimizationProfile", "get_shape"): [dims((b, 3, 32, 32)) for b in (2, 4, 8)],
+            ("ICudaEngine", "get_tensor_dtype"): real.DataType.FLOAT,
         }
         if (cls, member) in table:
             return table[(cls, member)]

@@ -71,7 +71,8 @@ def walk(site: Path, replace: Sequence[str] = (), only: Optional[str] = None) ->
         rec.errors.append(f"the walk never reached {', '.join(missing)} (plan_build offers no such build on this version)")
     return {"version": model.version, "polygraphy": polygraphy.__version__, "classes": len(model.classes),
             "scenarios": walked, "violations": list(violations.values()), "errors": rec.errors,
-            "touched": {k: sorted(v) for k, v in sorted(rec.touched.items())}, "guarded_probes": {k: sorted(v) for k, v in sorted(rec.probes.items())}}
+            "touched": {k: sorted(v) for k, v in sorted(rec.touched.items())},
+            "guarded_probes": {k: sorted(v) for k, v in sorted(rec.probes.items())}}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
