@@ -12,7 +12,7 @@ SERVE_STAMP  := $(SERVE_VENV)/.ran-edge-serve-installed
 # pyenv or Debian python both work (libpython fix in ran_edge/serve/server.py)
 SERVE_PYTHON ?= python3
 
-.PHONY: install kernels test demo serve-env bench-triton gpu-check clean
+.PHONY: install kernels test demo serve-env bench-triton gpu-check clean trt-conformance trt-headers
 
 install: $(STAMP)
 
@@ -36,9 +36,20 @@ $(SERVE_STAMP): pyproject.toml
 	$(SERVE_PY) -m pip install -q -e '.[serve]'
 	@touch $(SERVE_STAMP)
 
-test: $(STAMP) kernels serve-env
+test: $(STAMP) kernels serve-env trt-conformance
 	@if [ -f build/CTestTestfile.cmake ]; then ctest --test-dir build --output-on-failure; fi
 	$(PY) -m pytest -q
+
+# ran-edge's TensorRT code walked against NVIDIA's real Python bindings of every supported TensorRT
+# (wheels fetched once into .trt-conformance/ with pip, null TensorRT stub built with cc). Names and
+# arities only, never behaviour. Fails (exit 2, with the reason) when a wheel cannot be downloaded.
+trt-conformance: $(STAMP)
+	$(PY) -m ran_edge.conformance
+
+# The plugin compiled against NVIDIA's vendored TensorRT headers (8.5.2 ... 11.1), CMake's TensorRT detection,
+# the CUDA kernel per arch (also part of the pytest run of make test).
+trt-headers: $(STAMP)
+	$(PY) -m pytest -q tests/kernels/test_trt_headers.py
 
 demo: $(STAMP) kernels
 	$(VENV)/bin/ran-edge demo --out $(DEMO_OUT) --allow-accuracy-loss

@@ -57,7 +57,7 @@ def detect_env(device: int = 0, cuda: Any = None) -> DeviceEnv:
 
 
 def hardware_fast_precisions(env: DeviceEnv) -> frozenset:
-    """Fast precisions: the builder's ``platform_has_fast_*`` where it exists (< 10), else the CC table."""
+    """Fast precisions: the builder's ``platform_has_fast_*`` where it exists (8.x-10.x; gone in 11), else the CC table."""
     trt = require_tensorrt()
     fast = set(fast_precisions(env.compute_capability))
     builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
@@ -155,6 +155,17 @@ def _engine_io(trt: Any, data: bytes, version_compatible: bool) -> Tuple[Tuple[T
     return tuple(ins), tuple(outs)
 
 
+def _last_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[-1][:300] if lines else type(exc).__name__
+
+
+def _polygraphy_version() -> str:
+    import polygraphy
+
+    return str(getattr(polygraphy, "__version__", "?"))
+
+
 def build_engine(onnx_path: Path, onnx_meta: ArtifactMeta, plan: BuildPlan, out: Path, env: DeviceEnv, *,
                  built: Precision, precision_note: str = "", calib_feeds: Optional[Iterable[Dict[str, np.ndarray]]] = None,
                  calib_cache: Optional[Path] = None, calib_manifest_sha256: Optional[str] = None,
@@ -191,8 +202,13 @@ def build_engine(onnx_path: Path, onnx_meta: ArtifactMeta, plan: BuildPlan, out:
     try:
         data = poly.EngineBytesFromNetwork(network, config=_config(trt, poly, plan, calibrator),
                                            save_timing_cache=plan.timing_cache)()
+    except RanEdgeError:
+        raise
     except PolygraphyException as exc:
-        raise RanEdgeError(f"TensorRT build failed: {str(exc).strip().splitlines()[-1][:300]}") from exc
+        raise RanEdgeError(f"TensorRT build failed: {_last_line(exc)}") from exc
+    except Exception as exc:  # an API mismatch between Polygraphy and this TensorRT (AttributeError, TypeError, ...)
+        raise RanEdgeError(f"TensorRT build failed in Polygraphy {_polygraphy_version()} with TensorRT {env.trt_version}: "
+                           f"{type(exc).__name__}: {_last_line(exc)}") from exc
     seconds = time.perf_counter() - start
     if pin_record["unmatched"]:
         log(f"warning: {len(pin_record['unmatched'])} FP16-sensitive ONNX nodes matched no TensorRT layer "

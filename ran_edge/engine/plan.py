@@ -166,8 +166,8 @@ def _int8_path(meta_prec: Precision, request: BuildRequest, v: TrtVersion, notes
                                "drop --int8-method calibrator/--calib-cache or give the FP32 ONNX")
         if request.calib.kind is CalibKind.NONE:
             raise RanEdgeError("the implicit INT8 calibrator needs --calib-data DIR|synthetic or --calib-cache FILE")
-        if v.major >= 10:
-            notes.append(f"implicit INT8 calibration is deprecated in TensorRT {v.major}; QDQ is preferred")
+        if (v.major, v.minor) >= (10, 1):
+            notes.append(f"implicit INT8 calibration is deprecated from TensorRT 10.1 (found {v}); QDQ is preferred")
         flags = ("INT8", "FP16") if request.dla_core is not None else ("INT8",)
         return PrecisionPath.INT8_CALIBRATOR, (), flags
     steps = ()

@@ -68,7 +68,7 @@ class TrtVersion:
 
     @property
     def has_implicit_calibrator(self) -> bool:
-        """``IInt8EntropyCalibrator2`` and friends (deprecated in 10, removed in 11)."""
+        """``IInt8EntropyCalibrator2`` and friends (deprecated from 10.1, removed in 11)."""
         return self.major < 11
 
     @property

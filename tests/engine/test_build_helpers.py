@@ -65,3 +65,31 @@ def test_calibration_data_spec():
     assert calibration_data_spec(CalibSource(CalibKind.DIRECTORY, "faces/"), 64) == "faces/"
     with pytest.raises(RanEdgeError, match="expected synthetic or a folder"):
         calibration_data_spec(CalibSource(CalibKind.CACHE, "c.cache"), 64)
+
+
+def test_polygraphy_api_mismatch_is_one_line_error(monkeypatch, tmp_path):
+    """Polygraphy 0.49.x on TensorRT 11 raised AttributeError (EXPLICIT_BATCH); it must leave as a RanEdgeError."""
+    import types
+
+    from ran_edge.engine import build
+    from ran_edge.engine.meta import DeviceEnv
+    from ran_edge.engine.options import BuildRequest
+    from ran_edge.engine.plan import plan_build
+
+    def engine_bytes(*args, **kwargs):
+        def load():
+            raise AttributeError("type object 'tensorrt.NetworkDefinitionCreationFlag' has no attribute 'EXPLICIT_BATCH'")
+        return load
+
+    fake_poly = types.SimpleNamespace(NetworkFromOnnxPath=lambda *a, **k: object(), EngineBytesFromNetwork=engine_bytes,
+                                      Profile=lambda: types.SimpleNamespace(add=lambda *a, **k: None),
+                                      CreateConfig=lambda **k: object())
+    monkeypatch.setattr(build, "require_tensorrt", lambda: types.SimpleNamespace(MemoryPoolType=None))
+    monkeypatch.setattr(build, "require", lambda *a, **k: fake_poly)
+    plan = plan_build(onnx_meta(), BuildRequest(), "11.4")
+    env = DeviceEnv("11.4.0", "gpu", (8, 9))
+    with pytest.raises(RanEdgeError) as info:
+        build.build_engine(tmp_path / "m.onnx", onnx_meta(), plan, tmp_path / "m.engine", env, built=plan.requested,
+                           log=lambda s: None)
+    text = str(info.value)
+    assert "\n" not in text and "TensorRT 11.4.0" in text and "AttributeError" in text and "EXPLICIT_BATCH" in text
