@@ -225,10 +225,14 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
         speed = r.meta.extra["int8_quality"]["cost"].get("ort_cpu")
         log(f"wrote {r.path} (INT8 {t.value}: {s.setting.label}, {len(s.higher_precision)} trunk layers left FP32; "
             f"held-out agreement {agree}" + (f"; ONNX Runtime {speed['speedup']:.2f}x FP32 at batch {speed['batch']}" if speed else "") + ")")
-        if s.higher_precision and len(s.higher_precision) == costs[t]["quantizable_layers"]:
+        given, total = len(s.higher_precision), costs[t]["quantizable_layers"]
+        if given and given == total:
             log(red(f"NOTE: the INT8 {t.value} flavour keeps the quality target only with every one of its "
-                    f"{len(s.higher_precision)} trunk layers FP32 (no INT8 trunk left): this model is too sensitive to "
+                    f"{total} trunk layers FP32 (no INT8 trunk left): this model is too sensitive to "
                     f"8-bit noise; deploy FP16 (TensorRT) or FP32 instead"))
+        elif given > total / 2:
+            log(red(f"NOTE: only {total - given} of {total} trunk layers of the INT8 {t.value} flavour run INT8 (the rest "
+                    f"stay FP32 to keep the quality target): expect little gain over FP16 (TensorRT) or FP32"))
         if speed and speed["speedup"] < 1.0:
             log(red(f"NOTE: the INT8 {t.value} flavour runs slower than FP32 on this machine ({speed['speedup']:.2f}x, "
                     f"{len(s.higher_precision)} layers left FP32 to keep the quality target): prefer FP32 here"))
