@@ -180,10 +180,9 @@ def main() -> int:
 
 
 def _cpu_name() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
+    from ran_edge.bench.machine import cpu_info
+
+    return cpu_info()["model"] or "unknown"
 
 
 def render(doc: dict) -> str:

@@ -161,13 +161,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from ran_edge.bench.machine import cpu_info
+
+    return cpu_info()["model"] or "unknown"
 
 
 if __name__ == "__main__":

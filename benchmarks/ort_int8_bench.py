@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,13 +25,9 @@ import numpy as np
 
 
 def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from ran_edge.bench.machine import cpu_info
+
+    return cpu_info()["model"] or "unknown"
 
 
 def build_models(work: Path, calib_num: int) -> dict[str, Path]:
