@@ -17,7 +17,9 @@ from :func:`ran_edge.preprocess.region_matrices`. In ONNX this is two broadcast 
 constant initialisers. Why not Slice + Resize or GridSample/RoiAlign: MatMul parses in every TensorRT
 version (8.0+) and in every ONNX Runtime/DLA-fallback path, needs no integer snapping of fractional
 boxes (0.05·224 = 11.2 px), and reproduces *exactly* the sampling convention of the fused kernel and
-of the numpy preprocessing (half-pixel centres, bilinear, edge replicate), so all three paths agree.
+of the numpy preprocessing, so all three paths agree. The matrices follow the crop convention of the
+preprocessing spec (``exact`` bilinear, or ``official`` whole-pixel boxes with Pillow's resize weights,
+:mod:`ran_edge.crop`): a fixed filter on fixed integer boxes is linear, so the official crops are MatMuls too.
 The cost is small: 2·R·S·(S+R)·3 MACs per region, 3.7% of the ResNet-18 trunk at S=R=224.
 
 **BatchNorm note** (docs/model.md §10): the official code trains with one trunk call per region
@@ -120,7 +122,7 @@ class RAN(nn.Module):
         self.beta = nn.Sequential(nn.Linear(2 * dim, 1), nn.Sigmoid())
         self.fc = nn.Linear(2 * dim, config.num_classes)
         pp = config.preprocess
-        rows, cols = region_matrices(config.preset, pp.face_size, pp.region_size)
+        rows, cols = region_matrices(config.preset, pp.face_size, pp.region_size, pp)
         # [1,K,1,R,S] and [1,K,1,S,R]: broadcast over the batch and the colour channels.
         self.register_buffer("crop_rows", torch.from_numpy(rows)[None, :, None], persistent=False)
         self.register_buffer("crop_cols_t", torch.from_numpy(cols).transpose(1, 2)[None, :, None].contiguous(), persistent=False)
