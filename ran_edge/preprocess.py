@@ -125,22 +125,22 @@ def resample_matrix(src_len: int, start: float, end: float, dst_len: int) -> np.
 
 
 def region_matrices(preset: RegionPreset, face_size: int, region_size: int,
-                    spec: "PreprocessSpec | None" = None) -> tuple[np.ndarray, np.ndarray]:
+                    spec: "PreprocessSpec | None" = None, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Per-region row and column resampling matrices for crops of an ``S x S`` face.
 
-    Returns ``(rows [K,R,S], cols [K,R,S])`` float32 such that region k of a face channel ``X [S,S]`` is
+    Returns ``(rows [K,R,S], cols [K,R,S])`` (float32, or ``dtype``) such that region k of a face channel ``X [S,S]`` is
     ``rows[k] @ X @ cols[k].T``. The model uses these as constants (two MatMuls in the graph). The crop
     convention is ``spec``'s (``exact`` when None).
     """
     spec = spec or PreprocessSpec()
     box = (0.0, 0.0, float(face_size), float(face_size))
-    pairs = [frame_axis_matrices(face_size, face_size, box, b, region_size, spec) for b in preset.boxes]
+    pairs = [frame_axis_matrices(face_size, face_size, box, b, region_size, spec, dtype) for b in preset.boxes]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def frame_axis_matrices(height: int, width: int, box: Sequence[float], region: RegionBox, size: int,
-                        spec: "PreprocessSpec") -> tuple[np.ndarray, np.ndarray]:
-    """Row ``[R,H]`` and column ``[R,W]`` float32 matrices cutting ``region`` of face ``box`` out of a frame.
+                        spec: "PreprocessSpec", dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Row ``[R,H]`` and column ``[R,W]`` matrices (float32, or ``dtype``) cutting ``region`` of face ``box`` out of a frame.
 
     ``box`` is ``(x0, y0, x1, y1)`` in frame pixels. ``exact``: the fractional region box is resampled
     bilinearly. ``official``: the face box is snapped to whole pixels (:func:`ran_edge.crop.face_pixel_box`),
@@ -152,13 +152,13 @@ def frame_axis_matrices(height: int, width: int, box: Sequence[float], region: R
         bw, bh = bx1 - bx0, by1 - by0
         my = resample_matrix(height, by0 + region.y0 * bh, by0 + region.y1 * bh, size)
         mx = resample_matrix(width, bx0 + region.x0 * bw, bx0 + region.x1 * bw, size)
-        return my, mx
+        return my.astype(dtype), mx.astype(dtype)
     fx0, fy0, fx1, fy1 = face_pixel_box(bx0, by0, bx1, by1)
     fx1, fy1 = max(fx1, fx0 + 1), max(fy1, fy0 + 1)
     axes = []
     for length, f0, f1, lo, hi in ((height, region.y0, region.y1, fy0, fy1), (width, region.x0, region.x1, fx0, fx1)):
         a, b = official_bounds(f0, f1, hi - lo)
-        axes.append(axis_matrix(length, lo + a, lo + max(b, a + 1), size, spec.pil_filter).astype(np.float32))
+        axes.append(axis_matrix(length, lo + a, lo + max(b, a + 1), size, spec.pil_filter).astype(dtype))
     return axes[0], axes[1]
 
 
