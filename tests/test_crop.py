@@ -112,7 +112,7 @@ def test_frame_reference_official_equals_pillow_on_the_face_inside_a_frame(faces
     for k, box in enumerate(AFFECTNET8.boxes):
         ref = _pillow_region(face, box.box, 224, PilFilter.BICUBIC).transpose(2, 0, 1)
         d = np.abs(out[k] - ref)
-        assert np.quantile(d, 0.999) <= 1.25 and d.mean() < 0.3 and d.max() <= 8.0
+        assert np.quantile(d, 0.999) <= 1.25 and d.mean() < 0.4 and d.max() <= 8.0
 
 
 def test_spec_round_trip_and_old_files_default_to_exact():
