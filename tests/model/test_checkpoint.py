@@ -115,6 +115,24 @@ def test_import_rejects_wrong_class_count_and_non_ran(tmp_path):
         import_official(other, FERPLUS6, FERPLUS_CLASSES)
 
 
+def test_import_refuses_the_self_attention_only_variant_by_name(tmp_path):
+    """FERplus_dir/part_attention.py: fc on the 8*width-d F_m (512 -> C at full width), no relation attention."""
+    state = _official_state(8, 8)
+    state["module.fc.weight"] = torch.randn(8, 64)
+    path = tmp_path / "self_only.pth.tar"
+    torch.save({"state_dict": state}, path)
+    with pytest.raises(CheckpointError, match="self-attention-only .*part_attention.py.*not supported.*full RAN"):
+        import_official(path, FERPLUS6, FERPLUS_CLASSES)
+
+
+def test_import_crop_convention_default_and_override(tmp_path):
+    path = tmp_path / "m.pth.tar"
+    torch.save({"state_dict": _official_state(4, 8)}, path)
+    assert import_official(path, FERPLUS6, FERPLUS_CLASSES).config.preprocess.crop.value == "official"
+    exact = import_official(path, FERPLUS6, FERPLUS_CLASSES, crop="exact", pil_filter="nearest")
+    assert exact.config.preprocess.crop.value == "exact" and exact.config.preprocess.pil_filter.value == "nearest"
+
+
 def test_init_backbone_from_official_pretrained_trunk(tmp_path):
     state = {k: v for k, v in _official_state(8, 8).items() if ".alpha" not in k and ".beta" not in k}
     state["module.feature.weight"] = torch.randn(256, 512)  # the DREAM feature layer RAN skips
