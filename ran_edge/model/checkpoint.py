@@ -176,8 +176,9 @@ def import_official(
 ) -> RAN:
     """Convert an official RAN checkpoint (``module.`` keys, ``alpha.0``/``beta.0``/``fc``) into a RAN.
 
-    The model uses the ``official`` attention mode and the official preprocessing including, by default,
-    the ``official`` crop convention (whole-pixel boxes + Pillow's resize), so the exported graph computes
+    The model uses the ``official`` attention mode (``self-only`` for the official self-attention-only
+    variant, ``FERplus_dir/part_attention.py``, recognised by its 512-input ``fc``) and the official
+    preprocessing including, by default, the ``official`` crop convention (whole-pixel boxes + Pillow's resize), so the exported graph computes
     what the official code computes from the same face (tests/model/test_official_parity.py).
     """
     path = Path(path)
@@ -185,13 +186,14 @@ def import_official(
     if "fc.weight" not in state or "alpha.0.weight" not in state or "beta.0.weight" not in state:
         raise CheckpointError(f"{path}: not an official RAN checkpoint (expected alpha.0.*, beta.0.*, fc.* keys)")
     num_classes, fused_dim = state["fc.weight"].shape
-    _refuse_self_attention_only(state, int(fused_dim), path)
-    width = int(fused_dim) // 16
+    self_only = _is_self_attention_only(state, int(fused_dim))
+    width = int(fused_dim) // (8 if self_only else 16)
     if len(class_names) != num_classes:
         raise CheckpointError(
             f"{path}: the checkpoint has {num_classes} classes, but {len(class_names)} class names were given ({', '.join(class_names)})"
         )
-    cfg = RanConfig(class_names=tuple(class_names), preset=preset, attention=AttentionMode.OFFICIAL,
+    attention = AttentionMode.SELF_ONLY if self_only else AttentionMode.OFFICIAL
+    cfg = RanConfig(class_names=tuple(class_names), preset=preset, attention=attention,
                     preprocess=official_preprocess(face_size, crop, pil_filter), trunk_width=width)
     model = RAN(cfg)
     ours = model.state_dict()
@@ -210,14 +212,8 @@ def import_official(
     return model
 
 
-def _refuse_self_attention_only(state: Mapping[str, torch.Tensor], fused_dim: int, path: Path) -> None:
-    """The official self-attention-only variant (``FERplus_dir/part_attention.py``) has ``fc`` on F_m alone."""
+def _is_self_attention_only(state: Mapping[str, torch.Tensor], fused_dim: int) -> bool:
+    """The official self-attention-only variant (``FERplus_dir/part_attention.py``) has ``fc`` on F_m alone:
+    its input is the trunk's feature dimension (8 x the stem width, 512), not twice that."""
     conv1 = state.get("conv1.weight")
-    if conv1 is None or conv1.ndim != 4:
-        return
-    feature_dim = 8 * int(conv1.shape[0])  # ResNet-18: 8 x the stem width (512 at width 64)
-    if fused_dim == feature_dim:
-        raise CheckpointError(
-            f"{path}: the official self-attention-only RAN variant (FERplus_dir/part_attention.py: fc on the "
-            f"{feature_dim}-d F_m, no relation attention) is not supported; ran-edge imports the full RAN "
-            f"(self + relation attention, fc on the {2 * feature_dim}-d [F_i:F_m])")
+    return conv1 is not None and conv1.ndim == 4 and fused_dim == 8 * int(conv1.shape[0])

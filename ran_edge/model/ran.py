@@ -48,10 +48,14 @@ class AttentionMode(str, enum.Enum):
     ``paper``: μ and ν are used as they are (sigmoid outputs), normalised in the weighted sums.
     ``official``: as the released code, μ and ν are additionally softmax-ed across the K regions
     (docs/model.md §3-4); the RB-loss margins of §5 were tuned for this scale.
+    ``self-only``: the official self-attention-only variant (``FERplus_dir/part_attention.py``): sigmoid μ,
+    F_m = Σμ F / Σμ, ``fc`` on F_m (512 → C); no relation attention (``beta`` is kept, unused, as in its
+    checkpoints). The region weights are μ / Σμ.
     """
 
     PAPER = "paper"
     OFFICIAL = "official"
+    SELF_ONLY = "self-only"
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ class RAN(nn.Module):
         # Names match the official checkpoint: alpha.0 / beta.0 are the Linears, index 1 the Sigmoid.
         self.alpha = nn.Sequential(nn.Linear(dim, 1), nn.Sigmoid())
         self.beta = nn.Sequential(nn.Linear(2 * dim, 1), nn.Sigmoid())
-        self.fc = nn.Linear(2 * dim, config.num_classes)
+        self_only = config.attention is AttentionMode.SELF_ONLY
+        self.fc = nn.Linear(dim if self_only else 2 * dim, config.num_classes)
         pp = config.preprocess
         rows, cols = region_matrices(config.preset, pp.face_size, pp.region_size, pp)
         # [1,K,1,R,S] and [1,K,1,S,R]: broadcast over the batch and the colour channels.
@@ -137,6 +142,9 @@ class RAN(nn.Module):
     def head(self, features: torch.Tensor) -> RanOutput:
         """Attention fusion and classifier over region features ``[N,K,D]``."""
         mu = self.alpha(features).squeeze(-1)  # [N,K] sigmoid
+        if self.config.attention is AttentionMode.SELF_ONLY:
+            w = mu / mu.sum(1, keepdim=True)
+            return RanOutput(self.fc((w.unsqueeze(-1) * features).sum(1)), w, mu)
         if self.config.attention is AttentionMode.OFFICIAL:
             mu = torch.softmax(mu, dim=1)
         mu_w = mu.unsqueeze(-1)
