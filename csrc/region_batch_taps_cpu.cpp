@@ -4,6 +4,8 @@
 //
 // Per item (one region of one face): the vertical taps are applied first, over the frame columns the item's
 // horizontal taps read (a float row of that span), then the horizontal taps; as the numpy reference my @ X @ mx^T.
+#include <stdint.h>
+
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -25,11 +27,15 @@ void run_item(const uint8_t* frame, int64_t pitch, const re_tap_tables& t, const
     const int32_t size = spec.size;
     const int32_t* xi = t.x_index + item * size * t.x_taps;
     const float* xw = t.x_weight + item * size * t.x_taps;
-    int32_t lo = xi[0], hi = xi[0];
+    // Columns the item reads: taps with a non-zero weight only (padding taps may point anywhere valid).
+    int32_t lo = INT32_MAX, hi = -1;
     for (int64_t i = 0; i < static_cast<int64_t>(size) * t.x_taps; ++i) {
-        lo = std::min(lo, xi[i]);
-        hi = std::max(hi, xi[i]);
+        if (xw[i] != 0.0f) {
+            lo = std::min(lo, xi[i]);
+            hi = std::max(hi, xi[i]);
+        }
     }
+    if (hi < lo) lo = hi = 0;  // nothing read: every output is the fill value
     const int32_t span = hi - lo + 1;
     row.assign(static_cast<size_t>(span) * 3, 0.0f);
     const int64_t plane = static_cast<int64_t>(size) * size;
@@ -49,6 +55,7 @@ void run_item(const uint8_t* frame, int64_t pitch, const re_tap_tables& t, const
             const float* tw = xw + static_cast<int64_t>(x) * t.x_taps;
             float acc[3] = {0.0f, 0.0f, 0.0f};
             for (int32_t tx = 0; tx < t.x_taps; ++tx) {
+                if (tw[tx] == 0.0f) continue;
                 const float* px = row.data() + static_cast<int64_t>(ti[tx] - lo) * 3;
                 for (int c = 0; c < 3; ++c) acc[c] += tw[tx] * px[c];
             }

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import enum
 import math
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -112,11 +113,22 @@ _FILTERS: dict[PilFilter, tuple[Callable[[float], float], float]] = {
 def pil_weights(in_size: int, out_size: int, pil_filter: PilFilter = PilFilter.BICUBIC) -> np.ndarray:
     """Pillow's ``Image.resize`` of a whole axis of ``in_size`` pixels to ``out_size``, as ``[out_size, in_size]``.
 
-    float64 weights before Pillow's 22-bit fixed-point rounding (see the module docstring).
+    float64 weights before Pillow's 22-bit fixed-point rounding (see the module docstring). The array is
+    cached and read-only (video frames repeat crop sizes); copy it to modify it.
     """
     if in_size <= 0 or out_size <= 0:
         raise ValueError(f"lengths must be positive, got in_size={in_size}, out_size={out_size}")
-    pil_filter = PilFilter(pil_filter)
+    return _pil_weights(int(in_size), int(out_size), PilFilter(pil_filter))
+
+
+@lru_cache(maxsize=4096)
+def _pil_weights(in_size: int, out_size: int, pil_filter: PilFilter) -> np.ndarray:
+    m = _compute_pil_weights(in_size, out_size, pil_filter)
+    m.flags.writeable = False
+    return m
+
+
+def _compute_pil_weights(in_size: int, out_size: int, pil_filter: PilFilter) -> np.ndarray:
     m = np.zeros((out_size, in_size), dtype=np.float64)
     if in_size == out_size:
         np.fill_diagonal(m, 1.0)

@@ -30,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ran_edge.crop import CropConvention, PilFilter, axis_matrix, face_pixel_box, official_bounds
+from ran_edge.crop import CropConvention, PilFilter, axis_matrix, face_pixel_box, official_bounds, pil_weights
 from ran_edge.errors import RanEdgeError
 from ran_edge.presets import RegionBox, RegionPreset
 
@@ -153,12 +153,25 @@ def frame_axis_matrices(height: int, width: int, box: Sequence[float], region: R
         my = resample_matrix(height, by0 + region.y0 * bh, by0 + region.y1 * bh, size)
         mx = resample_matrix(width, bx0 + region.x0 * bw, bx0 + region.x1 * bw, size)
         return my.astype(dtype), mx.astype(dtype)
-    fx0, fy0, fx1, fy1 = face_pixel_box(bx0, by0, bx1, by1)
+    (ys, wy), (xs, wx) = official_axes(box, region, size, spec)
+    return (axis_matrix(height, ys, ys + wy.shape[1], size, spec.pil_filter).astype(dtype),
+            axis_matrix(width, xs, xs + wx.shape[1], size, spec.pil_filter).astype(dtype))
+
+
+def official_axes(box: Sequence[float], region: RegionBox, size: int,
+                  spec: "PreprocessSpec") -> tuple[tuple[int, np.ndarray], tuple[int, np.ndarray]]:
+    """The ``official`` crop of ``region`` of face ``box`` in compact form: per axis (y, then x) the first source
+    pixel of the whole-pixel crop and Pillow's weights ``[size, crop_len]`` (read-only, cached).
+
+    The face box is snapped to whole pixels (:func:`ran_edge.crop.face_pixel_box`), the region to
+    ``face0 + int(f * face_side)`` (:func:`ran_edge.crop.official_bounds`, at least one pixel).
+    """
+    fx0, fy0, fx1, fy1 = face_pixel_box(*(float(v) for v in box))
     fx1, fy1 = max(fx1, fx0 + 1), max(fy1, fy0 + 1)
     axes = []
-    for length, f0, f1, lo, hi in ((height, region.y0, region.y1, fy0, fy1), (width, region.x0, region.x1, fx0, fx1)):
+    for f0, f1, lo, hi in ((region.y0, region.y1, fy0, fy1), (region.x0, region.x1, fx0, fx1)):
         a, b = official_bounds(f0, f1, hi - lo)
-        axes.append(axis_matrix(length, lo + a, lo + max(b, a + 1), size, spec.pil_filter).astype(dtype))
+        axes.append((lo + a, pil_weights(max(b, a + 1) - a, size, spec.pil_filter)))
     return axes[0], axes[1]
 
 

@@ -1,8 +1,9 @@
 """Tap tables of the native kernels for crop conventions given as weights (``official``), numpy only.
 
-The weights are the rows of :func:`ran_edge.preprocess.frame_axis_matrices` (one definition for the graph, the
-numpy reference and both kernels); this module only packs each row's non-zero entries into fixed-width
-``(index, weight)`` tables, ``[N*K*S, taps]`` per axis, for ``re_region_batch_taps_cpu`` / ``_cuda_host``.
+The weights are those of :func:`ran_edge.preprocess.official_axes` (also behind
+:func:`~ran_edge.preprocess.frame_axis_matrices`: one definition for the graph, the numpy reference and both
+kernels); this module only packs each row's non-zero entries into fixed-width ``(index, weight)`` tables,
+``[N*K*S, taps]`` per axis, for ``re_region_batch_taps_cpu`` / ``_cuda_host``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from ran_edge.errors import RanEdgeError
 from ran_edge.kernels import library
-from ran_edge.preprocess import PreprocessSpec, check_boxes, frame_axis_matrices
+from ran_edge.preprocess import PreprocessSpec, check_boxes, official_axes
 from ran_edge.presets import RegionPreset
 
 #: Must equal RE_MAX_TAPS in csrc/region_batch.h.
@@ -40,37 +41,53 @@ class TapTables:
             y_index=self.y_index.ctypes.data_as(i32), y_weight=self.y_weight.ctypes.data_as(f32))
 
 
-def pack(matrices: list[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
-    """Rows of ``[S, L]`` matrices → ``(index int32, weight float32)`` of shape ``[rows, taps]``.
+def pack(matrices: list[np.ndarray], offsets: list[int] | None = None,
+         lengths: list[int] | None = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Rows of ``[S, L]`` weight matrices → ``(index int32, weight float32)`` of shape ``[rows, taps]``.
 
-    Each row keeps its non-zero weights in ascending index order; shorter rows are padded with index 0 and
-    weight 0. Rows with no weight (all outside the source) stay all-zero: the fill value.
+    Column ``c`` of matrix ``i`` is source pixel ``offsets[i] + c`` (0 when not given); pixels outside
+    ``[0, lengths[i])`` are dropped (black). Each row keeps its non-zero weights in ascending index order;
+    shorter rows are padded with weight 0 at the row's first pixel (index 0 for rows with no weight: those give
+    the fill value).
     """
-    rows = np.concatenate(matrices) if matrices else np.zeros((0, 1), np.float32)
-    nz = rows != 0
-    taps = max(1, int(nz.sum(1).max())) if rows.size else 1
+    offsets = offsets or [0] * len(matrices)
+    lengths = lengths or [m.shape[1] for m in matrices]
+    rows, cols, vals, count = [], [], [], 0
+    for m, off, length in zip(matrices, offsets, lengths):
+        src = off + np.arange(m.shape[1])
+        keep = (src >= 0) & (src < length)
+        r, c = np.nonzero((m != 0) & keep[None, :])
+        rows.append(r + count)
+        cols.append(src[c])
+        vals.append(m[r, c])
+        count += m.shape[0]
+    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    per_row = np.bincount(r, minlength=count)
+    taps = max(1, int(per_row.max())) if count else 1
     if taps > MAX_TAPS:
         raise RanEdgeError(f"tap tables: a region needs {taps} taps per pixel, expected at most {MAX_TAPS}; the "
                            "face is too large for the region size, resize the frame first")
-    index = np.zeros((rows.shape[0], taps), np.int32)
-    weight = np.zeros((rows.shape[0], taps), np.float32)
-    r, c = np.nonzero(nz)
-    slot = np.arange(r.size) - np.searchsorted(r, r)  # position of each non-zero within its row
+    weight = np.zeros((count, taps), np.float32)
+    slot = np.arange(r.size) - np.searchsorted(r, r)  # position of each non-zero within its row (r is sorted)
+    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    first = np.zeros(count, np.int64)
+    first[r[slot == 0]] = c[slot == 0]
+    index = np.repeat(first[:, None], taps, axis=1).astype(np.int32)  # padding taps: the row's first pixel
     index[r, slot] = c
-    weight[r, slot] = rows[r, c]
+    weight[r, slot] = np.concatenate(vals) if vals else []
     return index, weight
 
 
 def tap_tables(height: int, width: int, boxes: np.ndarray, preset: RegionPreset, spec: PreprocessSpec) -> TapTables:
-    """The tables of every region of every face box ``[N,4]`` of an ``height x width`` frame."""
+    """The tables of every region of every face box ``[N,4]`` of an ``height x width`` frame (``official``)."""
     arr = check_boxes(boxes)
     ys, xs = [], []
     for box in arr:
         for region in preset.boxes:
-            my, mx = frame_axis_matrices(height, width, box, region, spec.region_size, spec)
-            ys.append(my)
-            xs.append(mx)
-    xi, xw = pack(xs)
-    yi, yw = pack(ys)
+            y_axis, x_axis = official_axes(box, region, spec.region_size, spec)
+            ys.append(y_axis)
+            xs.append(x_axis)
+    xi, xw = pack([w for _, w in xs], [o for o, _ in xs], [width] * len(xs))
+    yi, yw = pack([w for _, w in ys], [o for o, _ in ys], [height] * len(ys))
     return TapTables(len(xs), np.ascontiguousarray(xi), np.ascontiguousarray(xw), np.ascontiguousarray(yi),
                      np.ascontiguousarray(yw))

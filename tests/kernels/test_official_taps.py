@@ -22,7 +22,7 @@ OFFICIAL_NEAREST_IMAGENET = PreprocessSpec(region_size=24, crop="official", pil_
 def test_pack_keeps_nonzero_weights_in_order_and_pads():
     m = np.array([[0.0, 0.25, 0.75, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.5]], np.float32)
     index, weight = pack([m])
-    assert index.tolist() == [[1, 2], [0, 0], [0, 3]] and weight.tolist() == [[0.25, 0.75], [0, 0], [1.0, 0.5]]
+    assert index.tolist() == [[1, 2], [0, 0], [0, 3]]  # row 1: no weight; padding = the row's first pixel and weight.tolist() == [[0.25, 0.75], [0, 0], [1.0, 0.5]]
     with pytest.raises(RanEdgeError, match="taps"):
         pack([np.ones((1, MAX_TAPS + 1), np.float32)])
 
