@@ -67,7 +67,8 @@ RE_API int32_t re_region_batch_taps_cpu(const uint8_t* frame, int32_t height, in
                                         const re_tap_tables* tables, const re_output_spec* spec, void* out,
                                         int64_t out_bytes, int32_t num_threads) {
     try {
-        ran_edge::Status status = ran_edge::check_taps_host_call(frame, height, width, pitch, tables, spec, out, out_bytes);
+        ran_edge::Status status =
+            ran_edge::check_taps_host_call(frame, height, width, pitch, tables, spec, out, out_bytes);
         if (!status.ok() || tables->items == 0) {
             return finish(status);
         }

@@ -128,8 +128,8 @@ def region_matrices(preset: RegionPreset, face_size: int, region_size: int,
                     spec: "PreprocessSpec | None" = None, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Per-region row and column resampling matrices for crops of an ``S x S`` face.
 
-    Returns ``(rows [K,R,S], cols [K,R,S])`` (float32, or ``dtype``) such that region k of a face channel ``X [S,S]`` is
-    ``rows[k] @ X @ cols[k].T``. The model uses these as constants (two MatMuls in the graph). The crop
+    Returns ``(rows [K,R,S], cols [K,R,S])`` (float32, or ``dtype``) such that region k of a face
+    channel ``X [S,S]`` is ``rows[k] @ X @ cols[k].T``. The model uses these as constants (two MatMuls in the graph). The crop
     convention is ``spec``'s (``exact`` when None).
     """
     spec = spec or PreprocessSpec()
@@ -140,7 +140,7 @@ def region_matrices(preset: RegionPreset, face_size: int, region_size: int,
 
 def frame_axis_matrices(height: int, width: int, box: Sequence[float], region: RegionBox, size: int,
                         spec: "PreprocessSpec", dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """Row ``[R,H]`` and column ``[R,W]`` matrices (float32, or ``dtype``) cutting ``region`` of face ``box`` out of a frame.
+    """Row ``[R,H]`` and column ``[R,W]`` matrices (float32, or ``dtype``) cutting ``region`` of face ``box``.
 
     ``box`` is ``(x0, y0, x1, y1)`` in frame pixels. ``exact``: the fractional region box is resampled
     bilinearly. ``official``: the face box is snapped to whole pixels (:func:`ran_edge.crop.face_pixel_box`),

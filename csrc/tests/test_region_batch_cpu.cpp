@@ -300,7 +300,8 @@ void test_tap_tables() {
     std::vector<uint8_t> frame(static_cast<size_t>(h) * 32, 0);  // pitch 32 > 3*w
     for (int32_t y = 0; y < h; ++y)
         for (int32_t x = 0; x < w; ++x)
-            for (int c = 0; c < 3; ++c) frame[static_cast<size_t>(y) * 32 + x * 3 + c] = static_cast<uint8_t>(10 * y + x + 100 * c);
+            for (int c = 0; c < 3; ++c)
+                frame[static_cast<size_t>(y) * 32 + x * 3 + c] = static_cast<uint8_t>(10 * y + x + 100 * c);
     // one item, output 2x2: row j averages frame rows (2j, 2j+1); column x takes frame column 3x+1 (one tap + a
     // padded zero-weight tap).
     const int32_t yi[4] = {0, 1, 2, 3};

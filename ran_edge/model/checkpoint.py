@@ -178,8 +178,9 @@ def import_official(
 
     The model uses the ``official`` attention mode (``self-only`` for the official self-attention-only
     variant, ``FERplus_dir/part_attention.py``, recognised by its 512-input ``fc``) and the official
-    preprocessing including, by default, the ``official`` crop convention (whole-pixel boxes + Pillow's resize), so the exported graph computes
-    what the official code computes from the same face (tests/model/test_official_parity.py).
+    preprocessing including, by default, the ``official`` crop convention (whole-pixel boxes + Pillow's
+    resize), so the exported graph computes what the official code computes from the same face
+    (tests/model/test_official_parity.py).
     """
     path = Path(path)
     state = _state_dict_of(read_checkpoint_file(path, trust), path)

@@ -22,7 +22,10 @@ OFFICIAL_NEAREST_IMAGENET = PreprocessSpec(region_size=24, crop="official", pil_
 def test_pack_keeps_nonzero_weights_in_order_and_pads():
     m = np.array([[0.0, 0.25, 0.75, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.5]], np.float32)
     index, weight = pack([m])
-    assert index.tolist() == [[1, 2], [0, 0], [0, 3]]  # row 1: no weight; padding = the row's first pixel and weight.tolist() == [[0.25, 0.75], [0, 0], [1.0, 0.5]]
+    # row 1 has no weight; padding taps sit at the row's first pixel with weight 0
+    assert index.tolist() == [[1, 2], [0, 0], [0, 3]] and weight.tolist() == [[0.25, 0.75], [0, 0], [1.0, 0.5]]
+    index, _ = pack([m[:1]], offsets=[5], lengths=[7])  # column c is pixel 5 + c; pixel 7 is outside: dropped
+    assert index.tolist() == [[6]]
     with pytest.raises(RanEdgeError, match="taps"):
         pack([np.ones((1, MAX_TAPS + 1), np.float32)])
 
