@@ -63,4 +63,19 @@ RE_API int32_t re_region_batch_cpu(const uint8_t* frame, int32_t height, int32_t
     }
 }
 
+RE_API int32_t re_region_batch_taps_cpu(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
+                                        const re_tap_tables* tables, const re_output_spec* spec, void* out,
+                                        int64_t out_bytes, int32_t num_threads) {
+    try {
+        ran_edge::Status status =
+            ran_edge::check_taps_host_call(frame, height, width, pitch, tables, spec, out, out_bytes);
+        if (!status.ok() || tables->items == 0) {
+            return finish(status);
+        }
+        return finish(ran_edge::run_taps_cpu(frame, pitch, *tables, *spec, out, num_threads));
+    } catch (const std::exception& e) {
+        return finish(ran_edge::Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
+    }
+}
+
 }  // extern "C"

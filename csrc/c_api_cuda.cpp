@@ -146,6 +146,55 @@ Status run_device(const uint8_t* d_frame, int32_t height, int32_t width, int64_t
     return ran_edge::launch_cuda(l, stream);
 }
 
+Status run_taps_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch, const re_tap_tables* tables,
+                     const re_output_spec* spec, void* out, int64_t out_bytes, int32_t device) {
+    Status s = ran_edge::check_taps_host_call(frame, height, width, pitch, tables, spec, out, out_bytes);
+    if (!s.ok() || tables->items == 0) return s;
+    s = select_device(device);
+    if (!s.ok()) return s;
+    const size_t frame_bytes = static_cast<size_t>(height) * width * 3;
+    const size_t per_axis = static_cast<size_t>(tables->items) * static_cast<size_t>(spec->size);
+    const size_t x_count = per_axis * static_cast<size_t>(tables->x_taps);
+    const size_t y_count = per_axis * static_cast<size_t>(tables->y_taps);
+    const size_t result_bytes = static_cast<size_t>(re_output_bytes(tables->items, 1, spec->size, spec->dtype));
+    Stream stream;
+    DeviceBuffer d_frame, d_xi, d_xw, d_yi, d_yw, d_out;
+    s = cuda_status(cudaStreamCreateWithFlags(&stream.handle, cudaStreamNonBlocking), "cudaStreamCreate");
+    if (s.ok()) s = d_frame.alloc(frame_bytes, "cudaMalloc(frame)");
+    if (s.ok()) s = d_xi.alloc(x_count * 4, "cudaMalloc(x index)");
+    if (s.ok()) s = d_xw.alloc(x_count * 4, "cudaMalloc(x weight)");
+    if (s.ok()) s = d_yi.alloc(y_count * 4, "cudaMalloc(y index)");
+    if (s.ok()) s = d_yw.alloc(y_count * 4, "cudaMalloc(y weight)");
+    if (s.ok()) s = d_out.alloc(result_bytes, "cudaMalloc(output)");
+    if (s.ok()) {
+        const size_t row_bytes = static_cast<size_t>(width) * 3;
+        s = cuda_status(cudaMemcpy2DAsync(d_frame.ptr, row_bytes, frame, static_cast<size_t>(pitch), row_bytes,
+                                          static_cast<size_t>(height), cudaMemcpyHostToDevice, stream.handle),
+                        "cudaMemcpy2DAsync(frame)");
+    }
+    const void* host[4] = {tables->x_index, tables->x_weight, tables->y_index, tables->y_weight};
+    void* dev[4] = {d_xi.ptr, d_xw.ptr, d_yi.ptr, d_yw.ptr};
+    const size_t bytes[4] = {x_count * 4, x_count * 4, y_count * 4, y_count * 4};
+    for (int i = 0; i < 4 && s.ok(); ++i) {
+        s = cuda_status(cudaMemcpyAsync(dev[i], host[i], bytes[i], cudaMemcpyHostToDevice, stream.handle),
+                        "cudaMemcpyAsync(tap tables)");
+    }
+    if (!s.ok()) return s;
+    re_tap_tables d_tables = *tables;
+    d_tables.x_index = static_cast<const int32_t*>(d_xi.ptr);
+    d_tables.x_weight = static_cast<const float*>(d_xw.ptr);
+    d_tables.y_index = static_cast<const int32_t*>(d_yi.ptr);
+    d_tables.y_weight = static_cast<const float*>(d_yw.ptr);
+    s = ran_edge::launch_taps_cuda(static_cast<const uint8_t*>(d_frame.ptr), height, width,
+                                   static_cast<int64_t>(width) * 3, d_tables, *spec, d_out.ptr, stream.handle);
+    if (s.ok()) {
+        s = cuda_status(cudaMemcpyAsync(out, d_out.ptr, result_bytes, cudaMemcpyDeviceToHost, stream.handle),
+                        "cudaMemcpyAsync(output)");
+    }
+    const Status sync = cuda_status(cudaStreamSynchronize(stream.handle), "cudaStreamSynchronize");
+    return s.ok() ? sync : s;
+}
+
 }  // namespace
 
 extern "C" {
@@ -178,6 +227,16 @@ RE_API int32_t re_region_batch_cuda_device(const uint8_t* d_frame, int32_t heigh
     try {
         return finish(run_device(d_frame, height, width, pitch, geometry, d_faces, faces_dtype, spec, d_out,
                                  out_bytes, stream, d_error_flag));
+    } catch (const std::exception& e) {
+        return finish(Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
+    }
+}
+
+RE_API int32_t re_region_batch_taps_cuda_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
+                                              const re_tap_tables* tables, const re_output_spec* spec, void* out,
+                                              int64_t out_bytes, int32_t device) {
+    try {
+        return finish(run_taps_host(frame, height, width, pitch, tables, spec, out, out_bytes, device));
     } catch (const std::exception& e) {
         return finish(Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
     }

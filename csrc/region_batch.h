@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or signature below changes; the Python loader refuses a mismatching library. */
-#define RE_ABI_VERSION 1
+#define RE_ABI_VERSION 2
 /* Most regions per preset (the CUDA kernel takes the region table by value). */
 #define RE_MAX_REGIONS 32
 /* Largest output side S. */
@@ -67,6 +67,26 @@ typedef struct re_geometry {
     const double* regions; /* k*4 values x0,y0,x1,y1 as fractions of the face, 0 <= x0 < x1 <= 1 */
 } re_geometry;
 
+/* Separable resampling tables, for crop conventions given as weights instead of boxes (the "official" convention:
+ * whole-pixel boxes + Pillow's resize filter, computed once in ran_edge/crop.py and passed in). For item i (row
+ * n*K + k of the output) and output pixel (j, x):
+ *   out[i][c][j][x] = sum_ty y_weight[(i*size+j)*y_taps+ty] * sum_tx x_weight[(i*size+x)*x_taps+tx] *
+ *                     frame[y_index[...ty]][x_index[...tx]][c]
+ * (vertical taps applied first on the CPU, as the numpy reference's my @ X @ mx^T). Unused taps have weight 0 and
+ * any valid index; pixels outside the frame are simply left out (they are black). Raw values are then scaled and
+ * normalised as re_output_spec says. */
+typedef struct re_tap_tables {
+    int32_t items;           /* n*k output regions, >= 0 */
+    int32_t x_taps;          /* taps per output column, 1..RE_MAX_TAPS */
+    int32_t y_taps;          /* taps per output row, 1..RE_MAX_TAPS */
+    const int32_t* x_index;  /* items*size*x_taps column indices, 0 <= index < width */
+    const float* x_weight;   /* items*size*x_taps finite weights */
+    const int32_t* y_index;  /* items*size*y_taps row indices, 0 <= index < height */
+    const float* y_weight;   /* items*size*y_taps finite weights */
+} re_tap_tables;
+/* Most taps per output pixel and axis (Pillow's BICUBIC downscaling by 32, LANCZOS by 21). */
+#define RE_MAX_TAPS 130
+
 /* ---- libran_edge_kernels (CPU reference, always built) ---- */
 
 RE_API int32_t re_abi_version(void);
@@ -83,6 +103,11 @@ RE_API int32_t re_region_batch_cpu(const uint8_t* frame, int32_t height, int32_t
                                    const re_geometry* geometry, const re_output_spec* spec, void* out,
                                    int64_t out_bytes, int32_t num_threads);
 
+/* CPU reference of the tap-table path (size = spec->size). */
+RE_API int32_t re_region_batch_taps_cpu(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
+                                        const re_tap_tables* tables, const re_output_spec* spec, void* out,
+                                        int64_t out_bytes, int32_t num_threads);
+
 /* ---- libran_edge_kernels_cuda (built when nvcc is found) ---- */
 
 RE_API int32_t re_cuda_abi_version(void);
@@ -95,6 +120,11 @@ RE_API int32_t re_cuda_device_count(void);
 RE_API int32_t re_region_batch_cuda_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
                                          const re_geometry* geometry, const re_output_spec* spec, void* out,
                                          int64_t out_bytes, int32_t device);
+
+/* Tap-table path on the GPU, host memory in and out (copies, one launch, copies back, synchronously). */
+RE_API int32_t re_region_batch_taps_cuda_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
+                                              const re_tap_tables* tables, const re_output_spec* spec, void* out,
+                                              int64_t out_bytes, int32_t device);
 
 /* Zero-copy entry: d_frame, d_faces and d_out are device pointers; from `geometry` only kind, n, k and regions
  * are used (regions stay host memory: they are passed by value to the kernel; geometry->faces is ignored, the faces

@@ -44,6 +44,19 @@ Status check_host_call(const uint8_t* frame, int32_t height, int32_t width, int6
                        const re_geometry* geometry, const re_output_spec* spec, const void* out, int64_t out_bytes,
                        RegionTable* table);
 
+// tap tables of a host call: counts, pointers, every index in range, every weight finite
+Status check_tap_tables(const re_tap_tables* tables, int32_t height, int32_t width, int32_t size);
+// all checks of a tap-table host call
+Status check_taps_host_call(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
+                            const re_tap_tables* tables, const re_output_spec* spec, const void* out,
+                            int64_t out_bytes);
+
+// ---- region_batch_taps_cpu.cpp ----
+
+// Runs a validated tap-table call on num_threads threads (0 = hardware concurrency).
+Status run_taps_cpu(const uint8_t* frame, int64_t pitch, const re_tap_tables& tables, const re_output_spec& spec,
+                    void* out, int32_t num_threads);
+
 // ---- region_batch_cpu.cpp ----
 
 struct CpuRequest {
@@ -84,6 +97,10 @@ struct CudaLaunch {
 
 // Enqueues the one kernel launch on `stream` (a cudaStream_t); n == 0 launches nothing.
 Status launch_cuda(const CudaLaunch& launch, void* stream);
+
+// Tap-table launch: every pointer is device memory (tables' arrays included), uint8 frame.
+Status launch_taps_cuda(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch, const re_tap_tables& tables,
+                        const re_output_spec& spec, void* out, void* stream);
 
 }  // namespace ran_edge
 

@@ -145,6 +145,56 @@ Status check_host_call(const uint8_t* frame, int32_t height, int32_t width, int6
     return s;
 }
 
+Status check_tap_tables(const re_tap_tables* tables, int32_t height, int32_t width, int32_t size) {
+    if (tables->items < 0) {
+        return Status::error(RE_ERR_BOX, fmt("tap tables: got %.0f items, expected >= 0", tables->items));
+    }
+    if (tables->x_taps < 1 || tables->x_taps > RE_MAX_TAPS || tables->y_taps < 1 || tables->y_taps > RE_MAX_TAPS) {
+        return Status::error(RE_ERR_PARAM, fmt("tap tables: got %.0f x taps and %.0f y taps, expected 1..%.0f",
+                                               tables->x_taps, tables->y_taps, RE_MAX_TAPS));
+    }
+    if (tables->items == 0) {
+        return Status{};
+    }
+    if (!tables->x_index || !tables->x_weight || !tables->y_index || !tables->y_weight) {
+        return Status::error(RE_ERR_NULL_POINTER, "tap tables: got a NULL index or weight array, expected all four");
+    }
+    const int64_t per_axis = static_cast<int64_t>(tables->items) * size;
+    for (int axis = 0; axis < 2; ++axis) {
+        const int64_t count = per_axis * (axis == 0 ? tables->x_taps : tables->y_taps);
+        const int32_t* index = axis == 0 ? tables->x_index : tables->y_index;
+        const float* weight = axis == 0 ? tables->x_weight : tables->y_weight;
+        const int32_t limit = axis == 0 ? width : height;
+        for (int64_t i = 0; i < count; ++i) {
+            if (index[i] < 0 || index[i] >= limit || !is_finite(weight[i])) {
+                return Status::error(RE_ERR_BOX, std::string("tap tables: ") + (axis == 0 ? "x" : "y") +
+                                                     fmt(" tap %.0f has index %.0f or a non-finite weight, expected an "
+                                                         "index in 0..%.0f and a finite weight",
+                                                         static_cast<double>(i), index[i], limit - 1));
+            }
+        }
+    }
+    return Status{};
+}
+
+Status check_taps_host_call(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
+                            const re_tap_tables* tables, const re_output_spec* spec, const void* out,
+                            int64_t out_bytes) {
+    if (tables == nullptr || spec == nullptr) {
+        return Status::error(RE_ERR_NULL_POINTER, "tables/spec: got NULL, expected pointers to the structs");
+    }
+    Status s = check_spec(*spec);
+    if (s.ok()) s = check_output(tables->items, 1, *spec, out_bytes);
+    if (s.ok()) s = check_frame(height, width, pitch, 1);
+    if (!s.ok() || tables->items == 0) {
+        return s;
+    }
+    if (frame == nullptr || out == nullptr) {
+        return Status::error(RE_ERR_NULL_POINTER, "frame/out: got NULL with items > 0, expected buffers");
+    }
+    return check_tap_tables(tables, height, width, spec->size);
+}
+
 }  // namespace ran_edge
 
 extern "C" RE_API int64_t re_output_bytes(int32_t n, int32_t k, int32_t size, int32_t dtype) {

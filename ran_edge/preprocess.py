@@ -2,8 +2,12 @@
 
 Numpy only (no torch, no OpenCV), so it runs on a bare Jetson.
 
-**Sampling convention** (also followed by the in-graph region crops of the model and by the fused
-C++/CUDA kernel in ``csrc/``):
+**Region crop convention**: ``PreprocessSpec.crop`` (stored in checkpoints and sidecars) says how regions are
+cut: ``exact`` (below) or ``official`` (whole-pixel boxes + Pillow's resize filter, :mod:`ran_edge.crop`).
+Every region path takes its weights from :func:`region_matrices` / :func:`frame_axis_matrices`.
+
+**Sampling convention** of ``exact`` (also of the face resize of :func:`prepare_faces`, followed by the
+in-graph region crops of the model and by the fused C++/CUDA kernel in ``csrc/``):
 
 * pixel ``i`` of a row covers ``[i, i+1)``; its centre is ``i + 0.5`` (half-pixel centres);
 * resampling the source interval ``[start, end)`` to ``n`` output pixels puts output pixel ``j`` at
@@ -26,8 +30,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ran_edge.crop import CropConvention, PilFilter, axis_matrix, face_pixel_box, official_bounds, pil_weights
 from ran_edge.errors import RanEdgeError
-from ran_edge.presets import RegionPreset
+from ran_edge.presets import RegionBox, RegionPreset
 
 
 class ColorOrder(str, enum.Enum):
@@ -47,6 +52,8 @@ class PreprocessSpec:
         color_order: channel order of the model input.
         scale: raw uint8 value is multiplied by this (1/255 → [0, 1]).
         mean, std: per-channel normalisation after scaling, in ``color_order``.
+        crop: region crop convention (:class:`ran_edge.crop.CropConvention`); ``exact`` when absent (old files).
+        pil_filter: Pillow resize filter of the ``official`` convention (BICUBIC: Pillow >= 7; NEAREST: 2019).
     """
 
     face_size: int = 224
@@ -55,8 +62,17 @@ class PreprocessSpec:
     scale: float = 1.0 / 255.0
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    crop: CropConvention = CropConvention.EXACT
+    pil_filter: PilFilter = PilFilter.BICUBIC
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "crop", CropConvention(self.crop))
+            f = self.pil_filter
+            object.__setattr__(self, "pil_filter", PilFilter(f if isinstance(f, PilFilter) else str(f).lower()))
+        except ValueError as exc:
+            raise RanEdgeError(f"crop convention: {exc}; expected crop in {[c.value for c in CropConvention]} and "
+                               f"pil_filter in {[f.value for f in PilFilter]}") from exc
         object.__setattr__(self, "color_order", ColorOrder(self.color_order))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -69,12 +85,20 @@ class PreprocessSpec:
         d = asdict(self)
         d["color_order"] = self.color_order.value
         d["mean"], d["std"] = list(self.mean), list(self.std)
-        d["interpolation"] = "bilinear, half-pixel centres, edge replicate, fill 0 outside the source"
+        d["crop"], d["pil_filter"] = self.crop.value, self.pil_filter.value
+        d["interpolation"] = self.describe_crop()
         return d
+
+    def describe_crop(self) -> str:
+        """One line describing how regions are cut."""
+        if self.crop is CropConvention.OFFICIAL:
+            return (f"official: whole-pixel boxes int(f*size), PIL {self.pil_filter.value.upper()} resize "
+                    "(antialiased on downscale), float weights without PIL's uint8 rounding")
+        return "exact: bilinear, half-pixel centres, edge replicate, fill 0 outside the source"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PreprocessSpec":
-        keys = {"face_size", "region_size", "color_order", "scale", "mean", "std"}
+        keys = {"face_size", "region_size", "color_order", "scale", "mean", "std", "crop", "pil_filter"}
         return cls(**{k: v for k, v in data.items() if k in keys})
 
 
@@ -100,16 +124,55 @@ def resample_matrix(src_len: int, start: float, end: float, dst_len: int) -> np.
     return m.astype(np.float32)
 
 
-def region_matrices(preset: RegionPreset, face_size: int, region_size: int) -> tuple[np.ndarray, np.ndarray]:
+def region_matrices(preset: RegionPreset, face_size: int, region_size: int,
+                    spec: "PreprocessSpec | None" = None, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Per-region row and column resampling matrices for crops of an ``S x S`` face.
 
-    Returns ``(rows [K,R,S], cols [K,R,S])`` such that region k of a face channel ``X [S,S]`` is
-    ``rows[k] @ X @ cols[k].T``. The model uses these as constants (two MatMuls in the graph).
+    Returns ``(rows [K,R,S], cols [K,R,S])`` (float32, or ``dtype``) such that region k of a face
+    channel ``X [S,S]`` is ``rows[k] @ X @ cols[k].T``. The model uses these as constants (two MatMuls in the graph). The crop
+    convention is ``spec``'s (``exact`` when None).
     """
-    s, r = face_size, region_size
-    rows = np.stack([resample_matrix(s, b.y0 * s, b.y1 * s, r) for b in preset.boxes])
-    cols = np.stack([resample_matrix(s, b.x0 * s, b.x1 * s, r) for b in preset.boxes])
-    return rows, cols
+    spec = spec or PreprocessSpec()
+    box = (0.0, 0.0, float(face_size), float(face_size))
+    pairs = [frame_axis_matrices(face_size, face_size, box, b, region_size, spec, dtype) for b in preset.boxes]
+    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def frame_axis_matrices(height: int, width: int, box: Sequence[float], region: RegionBox, size: int,
+                        spec: "PreprocessSpec", dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """Row ``[R,H]`` and column ``[R,W]`` matrices (float32, or ``dtype``) cutting ``region`` of face ``box``.
+
+    ``box`` is ``(x0, y0, x1, y1)`` in frame pixels. ``exact``: the fractional region box is resampled
+    bilinearly. ``official``: the face box is snapped to whole pixels (:func:`ran_edge.crop.face_pixel_box`),
+    the region to ``face0 + int(f * face_side)`` (:func:`ran_edge.crop.official_bounds`), and resized with
+    Pillow's filter; pixels outside the frame are black.
+    """
+    bx0, by0, bx1, by1 = (float(v) for v in box)
+    if spec.crop is CropConvention.EXACT:
+        bw, bh = bx1 - bx0, by1 - by0
+        my = resample_matrix(height, by0 + region.y0 * bh, by0 + region.y1 * bh, size)
+        mx = resample_matrix(width, bx0 + region.x0 * bw, bx0 + region.x1 * bw, size)
+        return my.astype(dtype), mx.astype(dtype)
+    (ys, wy), (xs, wx) = official_axes(box, region, size, spec)
+    return (axis_matrix(height, ys, ys + wy.shape[1], size, spec.pil_filter).astype(dtype),
+            axis_matrix(width, xs, xs + wx.shape[1], size, spec.pil_filter).astype(dtype))
+
+
+def official_axes(box: Sequence[float], region: RegionBox, size: int,
+                  spec: "PreprocessSpec") -> tuple[tuple[int, np.ndarray], tuple[int, np.ndarray]]:
+    """The ``official`` crop of ``region`` of face ``box`` in compact form: per axis (y, then x) the first source
+    pixel of the whole-pixel crop and Pillow's weights ``[size, crop_len]`` (read-only, cached).
+
+    The face box is snapped to whole pixels (:func:`ran_edge.crop.face_pixel_box`), the region to
+    ``face0 + int(f * face_side)`` (:func:`ran_edge.crop.official_bounds`, at least one pixel).
+    """
+    fx0, fy0, fx1, fy1 = face_pixel_box(*(float(v) for v in box))
+    fx1, fy1 = max(fx1, fx0 + 1), max(fy1, fy0 + 1)
+    axes = []
+    for f0, f1, lo, hi in ((region.y0, region.y1, fy0, fy1), (region.x0, region.x1, fx0, fx1)):
+        a, b = official_bounds(f0, f1, hi - lo)
+        axes.append((lo + a, pil_weights(max(b, a + 1) - a, size, spec.pil_filter)))
+    return axes[0], axes[1]
 
 
 def check_image(img: np.ndarray, what: str) -> None:
@@ -191,7 +254,7 @@ def region_batch_reference(
         frame: ``HxWx3`` uint8 BGR video frame.
         boxes: ``[N,4]`` face boxes ``(x0, y0, x1, y1)`` in frame pixels.
         preset: region preset; region k of face n is ``preset.boxes[k]`` mapped into box n.
-        spec: preprocessing (region size, colour order, scale, mean, std).
+        spec: preprocessing (region size, crop convention, colour order, scale, mean, std).
 
     Returns:
         ``[N*K, 3, R, R]`` float32, face-major (row ``n*K + k``).
@@ -202,10 +265,8 @@ def region_batch_reference(
     r, k = spec.region_size, preset.num_regions
     out = np.empty((arr.shape[0] * k, 3, r, r), dtype=np.float32)
     chw = np.transpose(frame, (2, 0, 1)).astype(np.float32)
-    for n, (bx0, by0, bx1, by1) in enumerate(arr):
-        bw, bh = bx1 - bx0, by1 - by0
+    for n, face_box in enumerate(arr):
         for j, reg in enumerate(preset.boxes):
-            my = resample_matrix(h, by0 + reg.y0 * bh, by0 + reg.y1 * bh, r)
-            mx = resample_matrix(w, bx0 + reg.x0 * bw, bx0 + reg.x1 * bw, r)
+            my, mx = frame_axis_matrices(h, w, face_box, reg, r, spec)
             out[n * k + j] = my[None] @ chw @ mx.T[None]
     return normalise(out, spec)

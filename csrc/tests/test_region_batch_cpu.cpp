@@ -294,7 +294,55 @@ void test_half_output() {
 
 }  // namespace
 
+// Tap tables (the "official" crop convention): known answers, pitch, colour swap, errors.
+void test_tap_tables() {
+    const int32_t h = 6, w = 8, size = 2;
+    std::vector<uint8_t> frame(static_cast<size_t>(h) * 32, 0);  // pitch 32 > 3*w
+    for (int32_t y = 0; y < h; ++y)
+        for (int32_t x = 0; x < w; ++x)
+            for (int c = 0; c < 3; ++c)
+                frame[static_cast<size_t>(y) * 32 + x * 3 + c] = static_cast<uint8_t>(10 * y + x + 100 * c);
+    // one item, output 2x2: row j averages frame rows (2j, 2j+1); column x takes frame column 3x+1 (one tap + a
+    // padded zero-weight tap).
+    const int32_t yi[4] = {0, 1, 2, 3};
+    const float yw[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    const int32_t xi[4] = {1, 0, 4, 0};
+    const float xw[4] = {1.0f, 0.0f, 1.0f, 0.0f};
+    re_tap_tables t{1, 2, 2, xi, xw, yi, yw};
+    re_output_spec s = plain_spec(size);
+    s.out_order = RE_ORDER_RGB;  // frame is BGR: output channel 0 reads source channel 2
+    std::vector<float> out(3 * size * size);
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &t, &s, out.data(), out.size() * 4, 1) == RE_OK);
+    RE_CHECK_NEAR(out[0], 200 + 5 + 1, 1e-5);   // c=0 (source 2), j=0: rows 0,1 -> 5; x=0 -> column 1
+    RE_CHECK_NEAR(out[1], 200 + 5 + 4, 1e-5);   // x=1 -> column 4
+    RE_CHECK_NEAR(out[2], 200 + 25 + 1, 1e-5);  // j=1: rows 2,3 -> 25
+    RE_CHECK_NEAR(out[8], 0 + 5 + 1, 1e-5);     // c=2 (source 0)
+    // errors: index out of range, NaN weight, too many taps, short output, NULL arrays; items = 0 is a no-op
+    int32_t bad_xi[4] = {1, 0, 8, 0};
+    re_tap_tables b = t;
+    b.x_index = bad_xi;
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &b, &s, out.data(), out.size() * 4, 1) == RE_ERR_BOX);
+    RE_CHECK(std::string(re_last_error()).find("x tap 2") != std::string::npos);
+    float bad_yw[4] = {0.5f, NAN, 0.5f, 0.5f};
+    b = t;
+    b.y_weight = bad_yw;
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &b, &s, out.data(), out.size() * 4, 1) == RE_ERR_BOX);
+    b = t;
+    b.x_taps = RE_MAX_TAPS + 1;
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &b, &s, out.data(), out.size() * 4, 1) == RE_ERR_PARAM);
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &t, &s, out.data(), out.size() * 4 - 4, 1) ==
+             RE_ERR_OUTPUT);
+    b = t;
+    b.y_index = nullptr;
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &b, &s, out.data(), out.size() * 4, 1) ==
+             RE_ERR_NULL_POINTER);
+    b = t;
+    b.items = 0;
+    RE_CHECK(re_region_batch_taps_cpu(nullptr, h, w, 32, &b, &s, nullptr, 0, 1) == RE_OK);
+}
+
 int main() {
+    test_tap_tables();
     test_identity_and_known_values();
     test_colour_order_and_normalisation();
     test_against_naive_reference();

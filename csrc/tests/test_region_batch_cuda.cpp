@@ -110,6 +110,52 @@ void test_device_entry(const std::vector<uint8_t>& frame, const std::vector<doub
     cudaStreamDestroy(stream);
 }
 
+// IEEE half bits -> double (normal and subnormal numbers; the outputs here are finite).
+double half_value(uint16_t h) {
+    const int sign = (h >> 15) ? -1 : 1;
+    const int exp = (h >> 10) & 0x1f;
+    const int mant = h & 0x3ff;
+    if (exp == 0) return sign * ldexp(mant, -24);
+    return sign * ldexp(1024 + mant, exp - 25);
+}
+
+// Tap tables: the GPU against the CPU reference on pseudo-random tables (4 taps, some zero weights).
+void compare_taps(const std::vector<uint8_t>& frame, int32_t dtype) {
+    const int32_t items = 5, size = 64, taps = 4;
+    std::vector<int32_t> xi(items * size * taps), yi(items * size * taps);
+    std::vector<float> xw(xi.size()), yw(yi.size());
+    uint32_t r = 7;
+    for (size_t i = 0; i < xi.size(); ++i) {
+        r = r * 1664525u + 1013904223u;
+        xi[i] = static_cast<int32_t>((r >> 8) % kW);
+        yi[i] = static_cast<int32_t>((r >> 12) % kH);
+        xw[i] = (i % 5 == 4) ? 0.0f : static_cast<float>((r >> 20) % 1000) / 1000.0f - 0.1f;
+        yw[i] = (i % 7 == 6) ? 0.0f : static_cast<float>((r >> 16) % 1000) / 1000.0f - 0.1f;
+    }
+    const re_tap_tables t{items, taps, taps, xi.data(), xw.data(), yi.data(), yw.data()};
+    re_output_spec s = plain_spec(size, dtype);
+    s.out_order = RE_ORDER_RGB;
+    s.scale = 1.0f / 255.0f;
+    const int64_t bytes = re_output_bytes(items, 1, size, dtype);
+    std::vector<uint8_t> cpu(static_cast<size_t>(bytes)), gpu(static_cast<size_t>(bytes));
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), kH, kW, kW * 3, &t, &s, cpu.data(), bytes, 0) == RE_OK);
+    RE_CHECK(re_region_batch_taps_cuda_host(frame.data(), kH, kW, kW * 3, &t, &s, gpu.data(), bytes, 0) == RE_OK);
+    const int64_t count = bytes / (dtype == RE_DTYPE_FLOAT32 ? 4 : 2);
+    double worst = 0.0;
+    for (int64_t i = 0; i < count; ++i) {
+        double a, b;
+        if (dtype == RE_DTYPE_FLOAT32) {
+            a = reinterpret_cast<const float*>(cpu.data())[i];
+            b = reinterpret_cast<const float*>(gpu.data())[i];
+        } else {
+            a = half_value(reinterpret_cast<const uint16_t*>(cpu.data())[i]);
+            b = half_value(reinterpret_cast<const uint16_t*>(gpu.data())[i]);
+        }
+        worst = fabs(a - b) > worst ? fabs(a - b) : worst;
+    }
+    RE_CHECK(worst <= (dtype == RE_DTYPE_FLOAT32 ? 1e-4 : 1e-2));
+}
+
 }  // namespace
 
 int main() {
@@ -147,5 +193,7 @@ int main() {
     const re_geometry empty = boxes_geometry({}, regions);
     RE_CHECK(re_region_batch_cuda_host(nullptr, 0, 0, 0, &empty, &s, nullptr, 0, 0) == RE_OK);
     test_device_entry(frame, boxes, regions, s);
+    compare_taps(frame, RE_DTYPE_FLOAT32);
+    compare_taps(frame, RE_DTYPE_FLOAT16);
     return report("test_region_batch_cuda");
 }

@@ -36,7 +36,7 @@ def _meta_lines(meta: Any) -> List[str]:
     lines += [f"classes ({len(meta.class_names)}): {', '.join(meta.class_names)}",
               f"preset: {meta.preset.name} (K={meta.preset.num_regions}, full face at {meta.preset.full_face_index}); attention {meta.attention}",
               f"preprocess: {pp.color_order.value}, face {pp.face_size}px, regions {pp.region_size}px, scale {pp.scale:.6g}, "
-              f"mean {list(pp.mean)}, std {list(pp.std)}"]
+              f"mean {list(pp.mean)}, std {list(pp.std)}", f"crops: {pp.describe_crop()}"]
     quality = meta.extra.get("int8_quality")
     if quality:
         agree = ", ".join(f"{k} {100 * v:.2f}%" for k, v in quality.get("agreement", {}).items())
@@ -141,6 +141,7 @@ def _checkpoint(path: Path, info: Dict[str, Any], trust: bool) -> None:
                      f"classes ({cfg.num_classes}): {', '.join(cfg.class_names)}",
                      f"preset: {cfg.preset.name} (K={cfg.preset.num_regions}); attention {cfg.attention.value}; trunk width {cfg.trunk_width}",
                      f"preprocess: {pp.color_order.value}, face {pp.face_size}px, regions {pp.region_size}px, scale {pp.scale:.6g}",
+                     f"crops: {pp.describe_crop()}",
                      f"parameters: {sum(p.numel() for p in model.parameters()):,}",
                      f"sha256: {sha256_file(path)}"]
     metrics = payload.get("meta", {}).get("metrics")

@@ -8,7 +8,7 @@ HELP = "train a RAN (CE + Region-Biased loss) on a dataset; writes best.pt and l
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ran_edge.cli.common import add_trust_flag
+    from ran_edge.cli.common import add_crop_flags, add_trust_flag
 
     p.add_argument("--data", default="synthetic",
                    help="dataset: synthetic[:opts] | rafdb:DIR | ferplus:DIR | affectnet:DIR | imagefolder:DIR | DIR (default: synthetic)")
@@ -28,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-backbone", default=None, help="pretrained ResNet-18 trunk (e.g. the official ijba_res18_naive.pth.tar)")
     p.add_argument("--face-size", type=int, default=224, help="aligned face side S (default 224)")
     p.add_argument("--region-size", type=int, default=224, help="region crop side R (default 224)")
+    add_crop_flags(p, "exact")
     p.add_argument("--trunk-width", type=int, default=64, help="ResNet-18 base width (64 = standard)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     train_ds = open_dataset(spec, Split.TRAIN, seed=args.seed, val_fraction=args.val_fraction)
     val_ds = open_dataset(spec, Split.VAL, seed=args.seed, val_fraction=args.val_fraction)
     model = build_ran(class_names_for(spec), args.preset, args.attention,
-                      PreprocessSpec(face_size=args.face_size, region_size=args.region_size), args.trunk_width)
+                      PreprocessSpec(face_size=args.face_size, region_size=args.region_size, crop=args.crop,
+                                     pil_filter=args.pil_filter), args.trunk_width)
     if args.init_backbone:
         skipped = load_trunk_weights(model, args.init_backbone, trust=args.trust_checkpoint)
         print(f"loaded trunk weights from {args.init_backbone} (skipped {len(skipped)} non-trunk keys)")

@@ -18,6 +18,7 @@ import numpy as np
 from ran_edge.errors import RanEdgeError
 from ran_edge.kernels import library
 from ran_edge.kernels.reference import region_batch_numpy
+from ran_edge.crop import CropConvention
 from ran_edge.preprocess import ColorOrder, PreprocessSpec
 from ran_edge.presets import RegionPreset, get_preset
 
@@ -105,6 +106,9 @@ def _prepare(
     view, pitch = _frame_view(frame)
     faces, affine = _faces(boxes, affines)
     preset, spec, dt, order = options
+    if affine and spec.crop is CropConvention.OFFICIAL:
+        raise RanEdgeError("affines: the 'official' crop convention cuts whole-pixel boxes, it has no rotated faces; "
+                           "pass boxes, or use a model with the 'exact' convention for aligned (affine) faces")
     return _Call(view, pitch, faces, affine, preset, spec, dt, order)
 
 
@@ -199,7 +203,9 @@ def region_batch(
         dtype: ``float32`` or ``float16``.
         out: optional preallocated C-contiguous array ``[N*K, 3, S, S]`` of ``dtype``, filled and returned.
         device: ``"cpu"`` (C++ reference, or the numpy reference when not built), ``"cuda"`` or ``"cuda:N"``.
-        spec: the model's preprocessing (colour order, scale, mean, std); default :class:`PreprocessSpec()`.
+        spec: the model's preprocessing (crop convention, colour order, scale, mean, std); default
+            :class:`PreprocessSpec()`. The ``official`` convention runs the kernels' tap-table entry points with
+            weights from :mod:`ran_edge.crop` (boxes only).
         affines: ``[N,2,3]`` face-unit to frame-pixel maps for aligned faces, instead of ``boxes``.
         frame_order: channel order of ``frame``.
         num_threads: CPU threads, 0 = all.
@@ -222,10 +228,12 @@ def region_batch(
         why = lib.cuda_note if lib is not None else "libran_edge_kernels is not built"
         raise RanEdgeError(f"device {device!r}: the CUDA region-batch kernel is unavailable ({why}); build with "
                            "`make kernels` on a machine with nvcc, or use device='cpu'")
-    regions = preset_regions(call.preset)
-    geometry = c_geometry(call.affine, call.faces.shape[0], call.faces, regions)
     spec_c = c_output_spec(call.spec, call.dtype, call.frame_order)
     h, w = call.frame.shape[:2]
+    if call.spec.crop is CropConvention.OFFICIAL:
+        return _run_taps(lib, call, spec_c, result, cuda_device, num_threads)
+    regions = preset_regions(call.preset)
+    geometry = c_geometry(call.affine, call.faces.shape[0], call.faces, regions)
     args = (call.frame.ctypes.data, h, w, call.pitch, ctypes.byref(geometry), ctypes.byref(spec_c),
             result.ctypes.data, result.nbytes)
     if cuda_device is None:
@@ -234,6 +242,27 @@ def region_batch(
             raise lib.cpu_error(status)
     else:
         status = lib.cuda.re_region_batch_cuda_host(*args, cuda_device)
+        if status != library.RE_OK:
+            raise lib.cuda_error(status)
+    return result
+
+
+def _run_taps(lib: library.KernelLibrary, call: _Call, spec_c: library.OutputSpec, result: np.ndarray,
+              cuda_device: Optional[int], num_threads: int) -> np.ndarray:
+    """The ``official`` crop convention: weights from ``ran_edge.crop`` as tap tables, same kernels' entry points."""
+    from ran_edge.kernels.taps import tap_tables
+
+    h, w = call.frame.shape[:2]
+    tables = tap_tables(h, w, call.faces, call.preset, call.spec)
+    struct = tables.c_struct()
+    args = (call.frame.ctypes.data, h, w, call.pitch, ctypes.byref(struct), ctypes.byref(spec_c),
+            result.ctypes.data, result.nbytes)
+    if cuda_device is None:
+        status = lib.cpu.re_region_batch_taps_cpu(*args, int(num_threads))
+        if status != library.RE_OK:
+            raise lib.cpu_error(status)
+    else:
+        status = lib.cuda.re_region_batch_taps_cuda_host(*args, cuda_device)
         if status != library.RE_OK:
             raise lib.cuda_error(status)
     return result

@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 from ran_edge.errors import RanEdgeError
 
 #: Must equal RE_ABI_VERSION in csrc/region_batch.h.
-ABI_VERSION = 1
+ABI_VERSION = 2
 ENV_VAR = "RAN_EDGE_KERNELS_LIB"
 
 RE_OK = 0
@@ -42,6 +42,20 @@ class OutputSpec(ctypes.Structure):
         ("scale", ctypes.c_float),
         ("mean", ctypes.c_float * 3),
         ("std", ctypes.c_float * 3),
+    ]
+
+
+class TapTables(ctypes.Structure):
+    """``re_tap_tables``: separable per-pixel resampling weights (crop conventions given as weights)."""
+
+    _fields_ = [
+        ("items", ctypes.c_int32),
+        ("x_taps", ctypes.c_int32),
+        ("y_taps", ctypes.c_int32),
+        ("x_index", ctypes.POINTER(ctypes.c_int32)),
+        ("x_weight", ctypes.POINTER(ctypes.c_float)),
+        ("y_index", ctypes.POINTER(ctypes.c_int32)),
+        ("y_weight", ctypes.POINTER(ctypes.c_float)),
     ]
 
 
@@ -124,6 +138,9 @@ def _declare_cpu(lib: ctypes.CDLL) -> None:
     lib.re_region_batch_cpu.argtypes = [c.c_void_p, c.c_int32, c.c_int32, c.c_int64, c.POINTER(Geometry),
                                         c.POINTER(OutputSpec), c.c_void_p, c.c_int64, c.c_int32]
     lib.re_region_batch_cpu.restype = c.c_int32
+    lib.re_region_batch_taps_cpu.argtypes = [c.c_void_p, c.c_int32, c.c_int32, c.c_int64, c.POINTER(TapTables),
+                                             c.POINTER(OutputSpec), c.c_void_p, c.c_int64, c.c_int32]
+    lib.re_region_batch_taps_cpu.restype = c.c_int32
 
 
 def _declare_cuda(lib: ctypes.CDLL) -> None:
@@ -134,6 +151,9 @@ def _declare_cuda(lib: ctypes.CDLL) -> None:
     lib.re_region_batch_cuda_host.argtypes = [c.c_void_p, c.c_int32, c.c_int32, c.c_int64, c.POINTER(Geometry),
                                               c.POINTER(OutputSpec), c.c_void_p, c.c_int64, c.c_int32]
     lib.re_region_batch_cuda_host.restype = c.c_int32
+    lib.re_region_batch_taps_cuda_host.argtypes = [c.c_void_p, c.c_int32, c.c_int32, c.c_int64, c.POINTER(TapTables),
+                                                   c.POINTER(OutputSpec), c.c_void_p, c.c_int64, c.c_int32]
+    lib.re_region_batch_taps_cuda_host.restype = c.c_int32
     lib.re_region_batch_cuda_device.argtypes = [c.c_void_p, c.c_int32, c.c_int32, c.c_int64, c.POINTER(Geometry),
                                                 c.c_void_p, c.c_int32, c.POINTER(OutputSpec), c.c_void_p,
                                                 c.c_int64, c.c_void_p, c.c_void_p]

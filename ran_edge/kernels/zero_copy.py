@@ -10,6 +10,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
 from ran_edge.kernels import library
 from ran_edge.kernels.api import DTypeLike, c_geometry, c_output_spec, preset_regions, resolve_options
@@ -54,6 +55,10 @@ def region_batch_cuda_ptr(
         RanEdgeError: CUDA library unavailable, invalid options, or a failed launch.
     """
     preset_obj, spec_obj, dt, order = resolve_options(preset, size, dtype, spec, frame_order)
+    if spec_obj.crop is not CropConvention.EXACT:
+        raise RanEdgeError(f"region_batch_cuda_ptr: the '{spec_obj.crop.value}' crop convention is not available on "
+                           "device pointers (faces live on the GPU, its weights are made on the host); use "
+                           "region_batch(..., device='cuda') with host boxes")
     try:
         fdt = _FACE_DTYPES[np.dtype(faces_dtype)]
     except (KeyError, TypeError) as exc:

@@ -25,6 +25,7 @@ import torch
 from ran_edge import __version__
 from ran_edge.errors import CheckpointError
 from ran_edge.model.ran import RAN, AttentionMode, RanConfig
+from ran_edge.crop import CropConvention, PilFilter
 from ran_edge.preprocess import ColorOrder, PreprocessSpec
 from ran_edge.presets import RegionPreset
 
@@ -112,10 +113,16 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[st
 
 # -- official RAN checkpoints (docs/model.md §8) ---------------------------------------------------
 
-def official_preprocess(face_size: int = 224) -> PreprocessSpec:
-    """The official pipeline: RGB, ToTensor scaling to [0,1], no mean/std, every region at 224."""
+def official_preprocess(face_size: int = 224, crop: CropConvention | str = CropConvention.OFFICIAL,
+                        pil_filter: PilFilter | str = PilFilter.BICUBIC) -> PreprocessSpec:
+    """The official pipeline: RGB, ToTensor scaling to [0,1], no mean/std, every region at 224.
+
+    ``crop``: ``official`` (default) cuts regions as the official loader does (whole-pixel ``int()`` boxes,
+    ``Image.resize`` with ``pil_filter``, see :mod:`ran_edge.crop`); ``exact`` keeps ran-edge's bilinear crops.
+    """
     return PreprocessSpec(face_size=face_size, region_size=224, color_order=ColorOrder.RGB,
-                          scale=1.0 / 255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+                          scale=1.0 / 255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+                          crop=CropConvention(crop), pil_filter=PilFilter(pil_filter))
 
 
 def _strip_module(state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -164,25 +171,31 @@ def import_official(
     class_names: tuple[str, ...],
     trust: bool = False,
     face_size: int = 224,
+    crop: CropConvention | str = CropConvention.OFFICIAL,
+    pil_filter: PilFilter | str = PilFilter.BICUBIC,
 ) -> RAN:
     """Convert an official RAN checkpoint (``module.`` keys, ``alpha.0``/``beta.0``/``fc``) into a RAN.
 
-    The model uses the ``official`` attention mode and the official preprocessing, so it computes
-    what the official code computes (up to the region crops, which ran-edge makes from the aligned
-    face in one convention instead of reading pre-cut files).
+    The model uses the ``official`` attention mode (``self-only`` for the official self-attention-only
+    variant, ``FERplus_dir/part_attention.py``, recognised by its 512-input ``fc``) and the official
+    preprocessing including, by default, the ``official`` crop convention (whole-pixel boxes + Pillow's
+    resize), so the exported graph computes what the official code computes from the same face
+    (tests/model/test_official_parity.py).
     """
     path = Path(path)
     state = _state_dict_of(read_checkpoint_file(path, trust), path)
     if "fc.weight" not in state or "alpha.0.weight" not in state or "beta.0.weight" not in state:
         raise CheckpointError(f"{path}: not an official RAN checkpoint (expected alpha.0.*, beta.0.*, fc.* keys)")
     num_classes, fused_dim = state["fc.weight"].shape
-    width = int(fused_dim) // 16
+    self_only = _is_self_attention_only(state, int(fused_dim))
+    width = int(fused_dim) // (8 if self_only else 16)
     if len(class_names) != num_classes:
         raise CheckpointError(
             f"{path}: the checkpoint has {num_classes} classes, but {len(class_names)} class names were given ({', '.join(class_names)})"
         )
-    cfg = RanConfig(class_names=tuple(class_names), preset=preset, attention=AttentionMode.OFFICIAL,
-                    preprocess=official_preprocess(face_size), trunk_width=width)
+    attention = AttentionMode.SELF_ONLY if self_only else AttentionMode.OFFICIAL
+    cfg = RanConfig(class_names=tuple(class_names), preset=preset, attention=attention,
+                    preprocess=official_preprocess(face_size, crop, pil_filter), trunk_width=width)
     model = RAN(cfg)
     ours = model.state_dict()
     mapped: dict[str, torch.Tensor] = {}
@@ -198,3 +211,10 @@ def import_official(
     model.load_state_dict(mapped, strict=False)
     model.eval()
     return model
+
+
+def _is_self_attention_only(state: Mapping[str, torch.Tensor], fused_dim: int) -> bool:
+    """The official self-attention-only variant (``FERplus_dir/part_attention.py``) has ``fc`` on F_m alone:
+    its input is the trunk's feature dimension (8 x the stem width, 512), not twice that."""
+    conv1 = state.get("conv1.weight")
+    return conv1 is not None and conv1.ndim == 4 and fused_dim == 8 * int(conv1.shape[0])

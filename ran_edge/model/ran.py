@@ -17,7 +17,9 @@ from :func:`ran_edge.preprocess.region_matrices`. In ONNX this is two broadcast 
 constant initialisers. Why not Slice + Resize or GridSample/RoiAlign: MatMul parses in every TensorRT
 version (8.0+) and in every ONNX Runtime/DLA-fallback path, needs no integer snapping of fractional
 boxes (0.05·224 = 11.2 px), and reproduces *exactly* the sampling convention of the fused kernel and
-of the numpy preprocessing (half-pixel centres, bilinear, edge replicate), so all three paths agree.
+of the numpy preprocessing, so all three paths agree. The matrices follow the crop convention of the
+preprocessing spec (``exact`` bilinear, or ``official`` whole-pixel boxes with Pillow's resize weights,
+:mod:`ran_edge.crop`): a fixed filter on fixed integer boxes is linear, so the official crops are MatMuls too.
 The cost is small: 2·R·S·(S+R)·3 MACs per region, 3.7% of the ResNet-18 trunk at S=R=224.
 
 **BatchNorm note** (docs/model.md §10): the official code trains with one trunk call per region
@@ -46,10 +48,14 @@ class AttentionMode(str, enum.Enum):
     ``paper``: μ and ν are used as they are (sigmoid outputs), normalised in the weighted sums.
     ``official``: as the released code, μ and ν are additionally softmax-ed across the K regions
     (docs/model.md §3-4); the RB-loss margins of §5 were tuned for this scale.
+    ``self-only``: the official self-attention-only variant (``FERplus_dir/part_attention.py``): sigmoid μ,
+    F_m = Σμ F / Σμ, ``fc`` on F_m (512 → C); no relation attention (``beta`` is kept, unused, as in its
+    checkpoints). The region weights are μ / Σμ.
     """
 
     PAPER = "paper"
     OFFICIAL = "official"
+    SELF_ONLY = "self-only"
 
 
 @dataclass(frozen=True)
@@ -118,9 +124,10 @@ class RAN(nn.Module):
         # Names match the official checkpoint: alpha.0 / beta.0 are the Linears, index 1 the Sigmoid.
         self.alpha = nn.Sequential(nn.Linear(dim, 1), nn.Sigmoid())
         self.beta = nn.Sequential(nn.Linear(2 * dim, 1), nn.Sigmoid())
-        self.fc = nn.Linear(2 * dim, config.num_classes)
+        self_only = config.attention is AttentionMode.SELF_ONLY
+        self.fc = nn.Linear(dim if self_only else 2 * dim, config.num_classes)
         pp = config.preprocess
-        rows, cols = region_matrices(config.preset, pp.face_size, pp.region_size)
+        rows, cols = region_matrices(config.preset, pp.face_size, pp.region_size, pp)
         # [1,K,1,R,S] and [1,K,1,S,R]: broadcast over the batch and the colour channels.
         self.register_buffer("crop_rows", torch.from_numpy(rows)[None, :, None], persistent=False)
         self.register_buffer("crop_cols_t", torch.from_numpy(cols).transpose(1, 2)[None, :, None].contiguous(), persistent=False)
@@ -135,6 +142,9 @@ class RAN(nn.Module):
     def head(self, features: torch.Tensor) -> RanOutput:
         """Attention fusion and classifier over region features ``[N,K,D]``."""
         mu = self.alpha(features).squeeze(-1)  # [N,K] sigmoid
+        if self.config.attention is AttentionMode.SELF_ONLY:
+            w = mu / mu.sum(1, keepdim=True)
+            return RanOutput(self.fc((w.unsqueeze(-1) * features).sum(1)), w, mu)
         if self.config.attention is AttentionMode.OFFICIAL:
             mu = torch.softmax(mu, dim=1)
         mu_w = mu.unsqueeze(-1)

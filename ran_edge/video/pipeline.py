@@ -23,6 +23,8 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ran_edge.artifact import InputKind
+from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
 from ran_edge.video.detect import Detection, Detector
 from ran_edge.video.geometry import Box, box_area, clip_box, crop_face, landmark_angle
@@ -208,6 +210,14 @@ class Pipeline:
         meta = self.classifier.meta
         dtype = meta.inputs[0].dtype if getattr(meta, "inputs", None) else "float32"
         dtype = dtype if dtype in ("float32", "float16") else "float32"
+        if any(angles) and meta.preprocess.crop is CropConvention.OFFICIAL:
+            # The official convention cuts upright whole-pixel boxes: align (rotate) each face first, as the
+            # official pipeline's face files are, then cut its regions (the faces-input path of the same model).
+            from ran_edge.runtime.classifier import prepare_model_input
+
+            size = int(meta.preprocess.face_size)
+            crops = [crop_face(frame, t.box, size, a) for t, a in zip(tracks, angles)]
+            return prepare_model_input(crops, InputKind.REGIONS, meta.preset, meta.preprocess).astype(dtype)
         if any(angles):
             affines = np.stack([box_affine(t.box, a) for t, a in zip(tracks, angles)])
             return region_batch(frame, None, meta.preset, dtype=dtype, device=self.config.kernel_device,

@@ -64,5 +64,27 @@ def test_import_checkpoint_cli(tmp_path):
     assert main(["import-checkpoint", str(path), "--preset", "ferplus6", "--classes", "ferplus", "--out", str(out)]) == 0
     from ran_edge.model.checkpoint import load_checkpoint
 
-    model, _ = load_checkpoint(out)
+    model, payload = load_checkpoint(out)
     assert model.config.attention.value == "official" and model.config.num_classes == 8
+    pp = model.config.preprocess
+    assert pp.crop.value == "official" and pp.pil_filter.value == "bicubic"  # the default, recorded
+    assert "official" in payload["meta"]["crop"]
+    out2 = tmp_path / "imported_exact.pt"
+    assert main(["import-checkpoint", str(path), "--preset", "ferplus6", "--classes", "ferplus", "--crop", "exact",
+                 "--out", str(out2)]) == 0
+    assert load_checkpoint(out2)[0].config.preprocess.crop.value == "exact"
+    out3 = tmp_path / "imported_2019.pt"
+    assert main(["import-checkpoint", str(path), "--preset", "affectnet8", "--classes", "ferplus", "--pil-filter",
+                 "nearest", "--out", str(out3)]) == 0
+    assert load_checkpoint(out3)[0].config.preprocess.pil_filter.value == "nearest"
+
+
+def test_train_defaults_to_the_exact_crop_convention():
+    import argparse
+
+    from ran_edge.cli import train
+
+    p = argparse.ArgumentParser()
+    train.add_arguments(p)
+    assert p.parse_args(["--out", "x"]).crop == "exact"
+    assert p.parse_args(["--out", "x", "--crop", "official"]).crop == "official"

@@ -115,6 +115,52 @@ def test_import_rejects_wrong_class_count_and_non_ran(tmp_path):
         import_official(other, FERPLUS6, FERPLUS_CLASSES)
 
 
+def test_import_supports_the_self_attention_only_variant(tmp_path):
+    """FERplus_dir/part_attention.py: sigmoid α (no softmax), F_m = Σ α F / Σ α, fc on F_m (8*width inputs)."""
+    width = 8
+    state = _official_state(width, 8)
+    state["module.fc.weight"] = torch.randn(8, 8 * width) * 0.1
+    path = tmp_path / "self_only.pth.tar"
+    torch.save({"state_dict": state}, path)
+    model = import_official(path, FERPLUS6, FERPLUS_CLASSES, face_size=32)
+    assert model.config.attention is AttentionMode.SELF_ONLY and model.config.trunk_width == width
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        logits, weights = model(x)
+        crops = model.crop_regions(x).reshape(3, 6, 3, 224, 224)
+        trunk = build_trunk(width)
+        trunk.load_state_dict({k[7:]: v for k, v in state.items() if k.split(".")[1] not in ("alpha", "beta", "fc")})
+        trunk.eval()
+        vs = torch.stack([trunk(crops[:, i]) for i in range(6)], dim=2)  # [N,D,K] as the official code
+        alphas = torch.sigmoid(torch.einsum("ndk,d->nk", vs, state["module.alpha.0.weight"][0])
+                               + state["module.alpha.0.bias"]).unsqueeze(1)
+        vm = vs.mul(alphas).sum(2).div(alphas.sum(2))
+        ref = vm @ state["module.fc.weight"].T + state["module.fc.bias"]
+    torch.testing.assert_close(logits, ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(weights.sum(1), torch.ones(3))
+    out = tmp_path / "self_only.pt"
+    save_checkpoint(out, model)
+    again, _ = load_checkpoint(out)
+    assert again.config.attention is AttentionMode.SELF_ONLY
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from ran_edge.export import export_onnx
+
+    export_onnx(model, tmp_path / "self_only.onnx", simplify=False, check=False, log=lambda _m: None)
+    sess = ort.InferenceSession(str(tmp_path / "self_only.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})
+    torch.testing.assert_close(torch.from_numpy(got[0]), logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(torch.from_numpy(got[1]), weights, atol=1e-5, rtol=1e-5)
+
+
+def test_import_crop_convention_default_and_override(tmp_path):
+    path = tmp_path / "m.pth.tar"
+    torch.save({"state_dict": _official_state(4, 8)}, path)
+    assert import_official(path, FERPLUS6, FERPLUS_CLASSES).config.preprocess.crop.value == "official"
+    exact = import_official(path, FERPLUS6, FERPLUS_CLASSES, crop="exact", pil_filter="nearest")
+    assert exact.config.preprocess.crop.value == "exact" and exact.config.preprocess.pil_filter.value == "nearest"
+
+
 def test_init_backbone_from_official_pretrained_trunk(tmp_path):
     state = {k: v for k, v in _official_state(8, 8).items() if ".alpha" not in k and ".beta" not in k}
     state["module.feature.weight"] = torch.randn(256, 512)  # the DREAM feature layer RAN skips

@@ -49,6 +49,27 @@ def tiny_artifacts(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_official_artifacts(tmp_path_factory):
+    """The tiny RAN of ``tiny_artifacts`` with the ``official`` crop convention, faces and regions input."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    import torch
+
+    from ran_edge.artifact import InputKind
+    from ran_edge.data.classes import RAFDB_CLASSES
+    from ran_edge.model.ran import build_ran
+    from ran_edge.preprocess import PreprocessSpec
+
+    torch.manual_seed(0)
+    spec = PreprocessSpec(face_size=64, region_size=32, crop="official")
+    model = build_ran(RAFDB_CLASSES, "ferplus6", "official", spec, trunk_width=8)
+    d = tmp_path_factory.mktemp("tiny_official")
+    return {"faces": _export(model, d / "tiny_faces.onnx", InputKind.FACES),
+            "regions": _export(model, d / "tiny_regions.onnx", InputKind.REGIONS)}
+
+
+@pytest.fixture(scope="session")
 def demo_artifact(tmp_path_factory, trained_demo_checkpoint):
     """A trained demo-architecture model (trained in this test session) as ONNX (faces input)."""
     pytest.importorskip("onnxruntime")

@@ -125,3 +125,18 @@ def test_landmarks_level_the_eye_line_on_both_paths(kind, tiny_artifacts):
         (flat,) = off.process(frame)
     assert res.angle == pytest.approx(eye_angle((55.0, 50.0), (89.0, 62.0))) and flat.angle == 0.0
     assert not np.allclose(res.raw_probs, flat.raw_probs)  # the model saw a rotated crop
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_official_crop_convention_agrees_on_both_paths(align, tiny_official_artifacts):
+    """Regions made by the kernel (tap tables from the sidecar's convention) = the graph's official crops."""
+    from ran_edge.runtime import load
+
+    frame = np.random.default_rng(1).integers(0, 256, (140, 160, 3), dtype=np.uint8)
+    probs = {}
+    for kind in ("faces", "regions"):
+        with load(tiny_official_artifacts[kind]) as clf:
+            assert clf.meta.preprocess.crop.value == "official"
+            (res,) = Pipeline(clf, _LandmarkDetector(), config=PipelineConfig(align=align)).process(frame)
+            probs[kind] = res.raw_probs
+    np.testing.assert_allclose(probs["faces"], probs["regions"], atol=1e-5)

@@ -1,0 +1,181 @@
+"""Region crop conventions: how a region box of a face becomes an ``R x R`` crop, as 1-D resampling matrices.
+
+Numpy only. Every region path (the in-graph MatMuls of the model, the numpy reference, the C++ and CUDA
+kernels) takes its weights from this module, so there is one definition of each convention.
+
+``exact`` (what ran-edge trains with): the fractional box ``[f0*S, f1*S)`` is sampled bilinearly at half-pixel
+centres (:func:`ran_edge.preprocess.resample_matrix`), no antialiasing.
+
+``official`` (what the authors' code computes, ``part_attentioon_sample_fly.py``, the only official crop code):
+
+* the box is truncated to whole pixels with Python's ``int()``: ``(int(f0*S), int(f1*S))``, computed in double
+  precision (``int(0.05*224) = 11``, not 11.2);
+* the crop is resized to ``R`` with ``PIL.Image.resize`` and the filter of the Pillow the user names
+  (:class:`PilFilter`; BICUBIC, the default since Pillow 7; NEAREST for the Pillow of 2019).
+
+For a fixed filter and whole-pixel box this resize is linear, so it is a matrix. :func:`pil_weights` computes
+Pillow's coefficients as ``Resample.c`` does: ``scale = in/out``; on downscale the filter support is widened by
+``scale`` (antialiasing), i.e. ``support = filter_support * max(scale, 1)``; output pixel ``j`` is centred at
+``(j + 0.5) * scale``; its taps are input pixels ``[int(centre - support + 0.5), int(centre + support + 0.5))``
+clipped to the image, weighted by ``filter((i - centre + 0.5) / max(scale, 1))`` and normalised to sum 1 per row.
+NEAREST is not a filter in Pillow: it takes input pixel ``int(x_j)``, ``x_0 = scale / 2``, ``x_{j+1} = x_j + scale``
+(accumulated in double, as ``ImagingScaleAffine``). A resize to the same size is
+a copy (Pillow returns ``copy()``).
+
+**Where the float path differs from Pillow** (the "uint8 residual"): Pillow then rounds each coefficient to a
+22-bit fixed-point integer, runs the horizontal pass first, rounds and clips it to uint8, runs the vertical pass
+and rounds and clips again. ran-edge applies the same weights in float32 without the two roundings, so a crop
+differs from Pillow's by at most about one grey level per pixel (measured in ``tests/test_crop.py``); the model
+effect of that residual is reported separately by ``tests/model/test_official_parity.py``.
+
+The official code names ``img.size[0]`` (the width) ``height``; its faces are square, so nothing here depends on
+that; ran-edge applies x fractions to the width and y fractions to the height.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from functools import lru_cache
+from typing import Callable
+
+import numpy as np
+
+
+class CropConvention(str, enum.Enum):
+    """How region boxes are cut: ``exact`` fractional bilinear, or ``official`` whole-pixel box + PIL resize."""
+
+    EXACT = "exact"
+    OFFICIAL = "official"
+
+
+class PilFilter(str, enum.Enum):
+    """The ``Image.resize`` filter of the ``official`` convention (Pillow's default: BICUBIC since 7.0)."""
+
+    NEAREST = "nearest"
+    BOX = "box"
+    BILINEAR = "bilinear"
+    HAMMING = "hamming"
+    BICUBIC = "bicubic"
+    LANCZOS = "lanczos"
+
+
+def _box(x: float) -> float:
+    return 1.0 if -0.5 < x <= 0.5 else 0.0
+
+
+def _bilinear(x: float) -> float:
+    x = abs(x)
+    return 1.0 - x if x < 1.0 else 0.0
+
+
+def _hamming(x: float) -> float:
+    x = abs(x)
+    if x == 0.0:
+        return 1.0
+    if x >= 1.0:
+        return 0.0
+    x *= math.pi
+    # Pillow multiplies by the float constants 0.54f and 0.46f (float32 values, promoted to double).
+    return math.sin(x) / x * (float(np.float32(0.54)) + float(np.float32(0.46)) * math.cos(x))
+
+
+def _bicubic(x: float, a: float = -0.5) -> float:
+    x = abs(x)
+    if x < 1.0:
+        return ((a + 2.0) * x - (a + 3.0)) * x * x + 1
+    if x < 2.0:
+        return (((x - 5) * x + 8) * x - 4) * a
+    return 0.0
+
+
+def _sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    x *= math.pi
+    return math.sin(x) / x
+
+
+def _lanczos(x: float) -> float:
+    return _sinc(x) * _sinc(x / 3) if -3.0 <= x < 3.0 else 0.0
+
+
+#: Pillow's filters and their supports (``Resample.c``).
+_FILTERS: dict[PilFilter, tuple[Callable[[float], float], float]] = {
+    PilFilter.BOX: (_box, 0.5),
+    PilFilter.BILINEAR: (_bilinear, 1.0),
+    PilFilter.HAMMING: (_hamming, 1.0),
+    PilFilter.BICUBIC: (_bicubic, 2.0),
+    PilFilter.LANCZOS: (_lanczos, 3.0),
+}
+
+
+def pil_weights(in_size: int, out_size: int, pil_filter: PilFilter = PilFilter.BICUBIC) -> np.ndarray:
+    """Pillow's ``Image.resize`` of a whole axis of ``in_size`` pixels to ``out_size``, as ``[out_size, in_size]``.
+
+    float64 weights before Pillow's 22-bit fixed-point rounding (see the module docstring). The array is
+    cached and read-only (video frames repeat crop sizes); copy it to modify it.
+    """
+    if in_size <= 0 or out_size <= 0:
+        raise ValueError(f"lengths must be positive, got in_size={in_size}, out_size={out_size}")
+    return _pil_weights(int(in_size), int(out_size), PilFilter(pil_filter))
+
+
+@lru_cache(maxsize=4096)
+def _pil_weights(in_size: int, out_size: int, pil_filter: PilFilter) -> np.ndarray:
+    m = _compute_pil_weights(in_size, out_size, pil_filter)
+    m.flags.writeable = False
+    return m
+
+
+def _compute_pil_weights(in_size: int, out_size: int, pil_filter: PilFilter) -> np.ndarray:
+    m = np.zeros((out_size, in_size), dtype=np.float64)
+    if in_size == out_size:
+        np.fill_diagonal(m, 1.0)
+        return m
+    scale = in_size / out_size
+    if pil_filter is PilFilter.NEAREST:
+        # ImagingScaleAffine: the source coordinate starts at scale/2 and is stepped by += scale in double
+        # (the accumulated rounding decides ties such as 12.5 * 2.24 = 28), then truncated.
+        pos = scale * 0.5
+        for j in range(out_size):
+            m[j, min(int(pos), in_size - 1)] = 1.0
+            pos += scale
+        return m
+    fn, base_support = _FILTERS[pil_filter]
+    filterscale = max(scale, 1.0)
+    support = base_support * filterscale
+    for j in range(out_size):
+        centre = (j + 0.5) * scale
+        lo = max(int(centre - support + 0.5), 0)
+        hi = min(int(centre + support + 0.5), in_size)
+        w = np.array([fn((i - centre + 0.5) / filterscale) for i in range(lo, hi)], dtype=np.float64)
+        total = w.sum()
+        m[j, lo:hi] = w / total if total != 0.0 else w
+    return m
+
+
+def official_bounds(f0: float, f1: float, size: int) -> tuple[int, int]:
+    """The whole-pixel interval the official loader crops: ``(int(f0 * size), int(f1 * size))``."""
+    return int(f0 * size), int(f1 * size)
+
+
+def axis_matrix(src_len: int, start: int, end: int, dst_len: int, pil_filter: PilFilter) -> np.ndarray:
+    """``[dst_len, src_len]``: Pillow's resize of the whole-pixel interval ``[start, end)`` of an axis.
+
+    Pixels of the interval outside ``[0, src_len)`` are black (``Image.crop`` pads with 0), so their columns
+    are dropped without renormalising.
+    """
+    if end <= start:
+        raise ValueError(f"empty crop interval [{start}, {end}), expected end > start")
+    w = pil_weights(end - start, dst_len, pil_filter)
+    m = np.zeros((dst_len, src_len), dtype=np.float64)
+    lo, hi = max(start, 0), min(end, src_len)
+    if hi > lo:
+        m[:, lo:hi] = w[:, lo - start:hi - start]
+    return m
+
+
+def face_pixel_box(x0: float, y0: float, x1: float, y1: float) -> tuple[int, int, int, int]:
+    """A face box in frame pixels snapped to whole pixels as ``Image.crop`` does (``round``, half to even)."""
+    return int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1))
