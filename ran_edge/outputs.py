@@ -67,7 +67,7 @@ def check_outputs(outputs: Iterable[Any], inputs: Iterable[Any] = (), *, folders
     Raises:
         RanEdgeError: one line naming the path, what is wrong and what is expected.
     """
-    ins = [Path(p) for p in inputs if p is not None and str(p) != ""]
+    ins = [Path(p) for p in inputs if p is not None and str(p) != "" and os.path.lexists(os.path.expanduser(str(p)))]
     dirs = {_real(Path(p)) for p in folders if p is not None}
     outs = [Path(p) for p in outputs if p is not None] + [Path(p) for p in folders if p is not None]
     seen: dict[str, Path] = {}
@@ -89,8 +89,15 @@ def check_outputs(outputs: Iterable[Any], inputs: Iterable[Any] = (), *, folders
             parent = parent.parent
         if not parent.is_dir():
             raise RanEdgeError(f"{out}: {parent} is not a folder; expected a writable folder for the output")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise RanEdgeError(f"{out}: folder {parent} is not writable; expected a writable output folder")
+        _probe_writable(out, parent)
+
+
+def _probe_writable(out: Path, parent: Path) -> None:
+    """Create and remove a hidden folder in ``parent`` (``os.access`` is not enough: root, ``/proc``, read-only mounts)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".ran-edge-probe-", dir=parent))
+    except OSError as exc:
+        raise RanEdgeError(f"{out}: cannot write in folder {parent} ({exc.strerror}); expected a writable output folder") from exc
 
 
 class _HeldSignals:
@@ -157,7 +164,7 @@ class ResultSet:
                 parent.mkdir(parents=True, exist_ok=True)
                 self._staging[key] = Path(tempfile.mkdtemp(prefix=".ran-edge-stage-", dir=parent))
             except OSError as exc:
-                raise RanEdgeError(os_error_line(exc, "write in")) from exc
+                raise RanEdgeError(f"cannot write in folder {parent} ({exc.strerror}); expected a writable output folder") from exc
         return self._staging[key]
 
     def path(self, target: Any, folder: bool = False) -> Path:
