@@ -146,6 +146,28 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+#: the sidecar key holding the sha256 of the artifact file, by suffix
+HASH_KEY_BY_SUFFIX = {".onnx": "onnx_sha256", ".ts": "ts_sha256", ".engine": "engine_sha256", ".plan": "engine_sha256"}
+
+
+def verify_hash(artifact: str | Path, meta: ArtifactMeta) -> None:
+    """Check the artifact file against the sha256 its sidecar records (sidecars without one pass).
+
+    Raises:
+        RanEdgeError: the file is not the one the sidecar describes (changed, replaced, or another model's sidecar).
+    """
+    path = Path(artifact)
+    key = HASH_KEY_BY_SUFFIX.get(path.suffix.lower())
+    want = meta.extra.get(key) if key else None
+    if not want:
+        return
+    got = sha256_file(path)
+    if got != want:
+        raise RanEdgeError(f"{path}: sha256 {got[:16]}... does not match {key} {str(want)[:16]}... in its sidecar "
+                           f"{sidecar_path(path).name}; the file was changed or the sidecar belongs to another file; "
+                           f"expected the pair as written by ran-edge (re-export or rebuild it)")
+
+
 def write_json_atomic(path: str | Path, data: Any) -> Path:
     """Write JSON atomically (staged beside it, fsynced, the user's umask): see :mod:`ran_edge.outputs`."""
     from ran_edge.outputs import write_json_result

@@ -184,6 +184,13 @@ class ResultSet:
         self._targets[staged] = target
         return staged
 
+    def drop(self, target: Any) -> None:
+        """Leave ``target`` out of this result (e.g. a video that got no frame); its staged file is removed."""
+        for staged, t in list(self._targets.items()):
+            if t == Path(target):
+                del self._targets[staged]
+                shutil.rmtree(staged, ignore_errors=True) if staged.is_dir() else staged.unlink(missing_ok=True)
+
     def temp_for(self, target: Any, commit: bool = True) -> Path:
         """Compatibility with the former ``StagedFiles``: a staged path, or a scratch file when not ``commit``."""
         if commit:
