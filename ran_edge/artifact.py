@@ -133,7 +133,9 @@ def read_sidecar(artifact: str | Path) -> ArtifactMeta:
     """Read ``<artifact>.json``; a missing or malformed sidecar is a one-line :class:`RanEdgeError`."""
     path = sidecar_path(artifact)
     if not path.is_file():
-        raise RanEdgeError(f"{artifact}: metadata file {path.name} not found next to it; re-export with 'ran-edge export'")
+        how = ("rebuild it with 'ran-edge build-engine' (which writes both)" if Path(artifact).suffix.lower() in (".engine", ".plan")
+               else "re-export it with 'ran-edge export' (which writes both)")
+        raise RanEdgeError(f"{artifact}: metadata file {path.name} not found next to it; {how}")
     return ArtifactMeta.from_dict(read_json(path, "unreadable metadata JSON"), str(path))
 
 
