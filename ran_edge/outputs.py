@@ -114,6 +114,34 @@ class _HeldSignals:
             signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
 
 
+class _FolderLocks:
+    """Exclusive ``flock`` on the target folders (sorted, so two writers never deadlock): concurrent
+    ran-edge writers of the same result commit one whole set after the other, never interleaved."""
+
+    def __init__(self, folders: Iterable[Path]) -> None:
+        self._folders = sorted({_real(f) for f in folders})
+        self._fds: list[int] = []
+
+    def __enter__(self) -> "_FolderLocks":
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no locking
+            return self
+        for f in self._folders:
+            try:
+                fd = os.open(f, os.O_RDONLY)
+            except OSError:
+                continue
+            self._fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for fd in reversed(self._fds):
+            os.close(fd)  # releases the lock
+        self._fds = []
+
+
 def _fsync_tree(path: Path) -> None:
     if path.is_dir():
         for child in path.iterdir():
@@ -212,13 +240,14 @@ class ResultSet:
             _chmod_tree(staged, mask)
             _fsync_tree(staged)
         moved: list[tuple[Path, Path, Path | None]] = []
-        with _HeldSignals():
+        with _HeldSignals(), _FolderLocks({t.parent for t in self._targets.values()}):
             try:
                 for staged, target in self._targets.items():
-                    backup = None
-                    if target.exists() or target.is_symlink():
-                        backup = staged.with_name(f".previous-{target.name}")
+                    backup = staged.with_name(f".previous-{target.name}")
+                    try:
                         os.replace(target, backup)
+                    except FileNotFoundError:
+                        backup = None  # nothing there before
                     try:
                         os.replace(staged, target)
                     except BaseException:

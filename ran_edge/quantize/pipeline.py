@@ -145,19 +145,20 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
     settings = settings_for(method, percentile)
     onnx = require("onnx", "INT8 calibration")
     _, meta = load_ran_onnx(onnx_path)  # fail on a bad model before touching data
-    if data.strip() == "synthetic":
-        data = f"synthetic:n_train={num}"  # generate only what is used (sample i does not depend on n)
-    dataset, description = open_calibration_data(data, num, seed)
-    held = open_holdout(holdout, holdout_num, data, meta.preprocess.face_size, seed)
-    reader = DatasetReader(dataset, meta, num, batch_size, description)
-    rows_per_face = meta.preset.num_regions if meta.input_kind is InputKind.REGIONS else 1
     out = Path(out)
     paths = output_paths(out, targets)
     stem = out.name[:-5] if out.name.endswith(".onnx") else out.name
     manifest_path = Path(manifest) if manifest else default_manifest_path(out)
     cache_path = Path(trt_cache) if trt_cache else out.with_name(stem + ".calibration.cache")
     final_files = [manifest_path, cache_path] + [f for t in targets for f in (paths[t], sidecar_path(paths[t]))]
-    result_set = ResultSet(final_files, inputs=[onnx_path, sidecar_path(onnx_path), data, holdout])  # refused before any work
+    result_set = ResultSet(  # outputs that would destroy an input, or cannot be written, are refused before any work
+        final_files, inputs=[onnx_path, sidecar_path(onnx_path), data, holdout])
+    if data.strip() == "synthetic":
+        data = f"synthetic:n_train={num}"  # generate only what is used (sample i does not depend on n)
+    dataset, description = open_calibration_data(data, num, seed)
+    held = open_holdout(holdout, holdout_num, data, meta.preprocess.face_size, seed)
+    reader = DatasetReader(dataset, meta, num, batch_size, description)
+    rows_per_face = meta.preset.num_regions if meta.input_kind is InputKind.REGIONS else 1
     staging = result_set.temp_for(out.with_name("scratch"), commit=False)
     staging.mkdir()
     options = SearchOptions(settings=settings, target=quality, max_higher_precision=max_higher_precision)
