@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 user error, 130 interrupted)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while the parser or a command module is imported
+        print("ran-edge: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

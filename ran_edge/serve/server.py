@@ -132,12 +132,30 @@ def explain_start_failure(message: str) -> str:
     return (errors[-1] if errors else message.strip().splitlines()[-1] if message.strip() else "unknown error")[:300]
 
 
+def check_request(batch: Any) -> np.ndarray:
+    """A request's ``faces_uint8`` as it must be before preprocessing: ``[N,H,W,3]`` uint8 with N, H, W >= 1
+    and H, W <= 4096. Raises ``ValueError`` with one line (what was sent, what is expected)."""
+    arr = np.asarray(batch)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3 or min(arr.shape[:3], default=0) < 1 or max(arr.shape[1:3]) > 4096:
+        raise ValueError(f"{INPUT}: got {arr.dtype} {list(arr.shape)}, expected [N,H,W,3] uint8 faces with N, H, W >= 1 "
+                         f"and H, W <= 4096")
+    return arr
+
+
+def _input_of(request: Any) -> Any:
+    try:
+        return request[INPUT]
+    except (KeyError, TypeError, IndexError):
+        raise ValueError(f"request without {INPUT}; expected one [N,H,W,3] uint8 input named {INPUT}") from None
+
+
 def make_infer_func(classifier: Any) -> Callable[[List[Any]], List[Dict[str, np.ndarray]]]:
     """PyTriton infer function over one Classifier: a list of requests → one response dict each."""
     from ran_edge.runtime.classifier import model_input
 
     def infer(requests: List[Any]) -> List[Dict[str, np.ndarray]]:
-        parts = [model_input(np.asarray(r[INPUT]), classifier.meta) for r in requests]
+        checked = [check_request(_input_of(r)) for r in requests]  # before any preprocessing or inference
+        parts = [model_input(a, classifier.meta) for a in checked]
         x = np.concatenate(parts) if len(parts) > 1 else parts[0]
         k = classifier.meta.preset.num_regions if classifier.input_kind.value == "regions" else 1
         preds = classifier._run(x)

@@ -1,0 +1,60 @@
+"""Serving under malformed requests and a dead server (issue #15 finding 9, the parts testable without PyTriton):
+the server's infer function refuses a bad request with one line before preprocessing, and keeps answering
+valid ones; the Client on a dead URL raises one RanEdgeError instead of a bare ConnectionRefusedError."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from ran_edge.errors import RanEdgeError
+
+BAD_REQUESTS = {
+    "zero-size image": np.zeros((1, 0, 0, 3), np.uint8), "empty batch": np.zeros((0, 32, 32, 3), np.uint8),
+    "float32": np.zeros((1, 32, 32, 3), np.float32), "3-D": np.zeros((32, 32, 3), np.uint8),
+    "4 channels": np.zeros((1, 32, 32, 4), np.uint8), "oversized side": np.zeros((1, 5000, 1, 3), np.uint8),
+    "object": np.array([[["x"]]], dtype=object), "scalar": np.uint8(3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_REQUESTS))
+def test_bad_requests_are_refused_with_one_line(name):
+    from ran_edge.serve.server import check_request
+
+    with pytest.raises(ValueError) as info:
+        check_request(BAD_REQUESTS[name])
+    assert "\n" not in str(info.value) and "expected [N,H,W,3] uint8" in str(info.value)
+
+
+def test_infer_function_refuses_garbage_and_keeps_answering(arts):
+    pytest.importorskip("onnxruntime")
+    from ran_edge.runtime import load
+    from ran_edge.serve.server import make_infer_func
+
+    good = {"faces_uint8": np.random.default_rng(0).integers(0, 256, (2, 40, 36, 3), dtype=np.uint8)}
+    with load(arts["onnx"]) as clf:
+        infer = make_infer_func(clf)
+        first = infer([good])[0]
+        for name, bad in BAD_REQUESTS.items():
+            with pytest.raises(ValueError):
+                infer([{"faces_uint8": bad}])
+        with pytest.raises(ValueError, match="request without"):
+            infer([{"other": good["faces_uint8"]}])
+        again = infer([good])[0]
+    np.testing.assert_array_equal(first["logits"], again["logits"])
+    assert first["logits"].shape == (2, 7)
+
+
+def test_client_on_a_dead_url_is_one_error():
+    pytest.importorskip("tritonclient.http")
+    from ran_edge.serve.client import Client
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = Client(f"http://127.0.0.1:{port}", timeout_s=5)
+    assert client.is_ready() is False
+    with pytest.raises(RanEdgeError, match="cannot reach the server"):
+        client.predict([np.zeros((32, 32, 3), np.uint8)])
