@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # while the parser or a command module is imported
+        _quiet_finalizers()
         print("ran-edge: interrupted", file=sys.stderr)
         return 130
 
@@ -90,8 +91,17 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"ran-edge {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        if not args.verbose:
+            _quiet_finalizers()
         print(f"ran-edge {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_finalizers() -> None:
+    """After Ctrl-C, objects that a library was building when interrupted (e.g. pyparsing's, while matplotlib
+    is imported) may fail in ``__del__``; Python prints those as "Exception ignored ... Traceback". They are
+    noise after an interrupt, not a failure of the command: keep stderr to the one line."""
+    sys.unraisablehook = lambda unraisable: None
 
 
 def _one_line(exc: BaseException) -> str:

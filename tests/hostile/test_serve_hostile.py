@@ -58,3 +58,39 @@ def test_client_on_a_dead_url_is_one_error():
     assert client.is_ready() is False
     with pytest.raises(RanEdgeError, match="cannot reach the server"):
         client.predict([np.zeros((32, 32, 3), np.uint8)])
+
+
+def test_drain_lets_in_flight_requests_finish_and_refuses_new_ones(arts):
+    """SIGTERM under load (the part in ran-edge's hands): the stop closes the drain, the request already running
+    answers, a new one gets one line, and the wait is bounded."""
+    import threading
+    import time
+
+    pytest.importorskip("onnxruntime")
+    from ran_edge.runtime import load
+    from ran_edge.serve.server import Drain, make_infer_func
+
+    drain, started, release = Drain(), threading.Event(), threading.Event()
+    good = {"faces_uint8": np.zeros((1, 40, 36, 3), np.uint8)}
+    with load(arts["onnx"]) as clf:
+        inner = make_infer_func(clf, drain)
+
+        class Slow(dict):  # a request whose input is read only when released: an in-flight request
+            def __getitem__(self, key):
+                started.set()
+                release.wait(10)
+                return good[key]
+
+        answers = []
+        worker = threading.Thread(target=lambda: answers.append(inner([Slow()])))
+        worker.start()
+        assert started.wait(10) and drain.in_flight == 1
+        drain.close()
+        with pytest.raises(ValueError, match="shutting down"):
+            inner([good])
+        t0 = time.perf_counter()
+        assert drain.wait(0.2) is False and time.perf_counter() - t0 < 1.0  # bounded
+        release.set()
+        assert drain.wait(10) is True
+        worker.join(10)
+    assert answers and answers[0][0]["logits"].shape == (1, 7)
