@@ -21,6 +21,17 @@ from ran_edge.serve.server import INPUT, OUTPUTS, missing_serve_dependency
 _NETWORK_ERRORS = (OSError, ConnectionError, TimeoutError)
 
 
+def one_line(message: str) -> str:
+    """A server error on one line: the last ``XxxError: ...`` of a relayed traceback, else the first line."""
+    import re
+
+    errors = re.findall(r"(\w+(?:Error|Exception): [^\n\"]+)", message)
+    lines = [x.strip() for x in message.strip().splitlines() if x.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else "unknown error"
+    return (errors[-1] if errors else lines[0])[:300]
+
+
 class Client:
     """A client of a ``ran-edge serve`` (or compatible) Triton model.
 
@@ -78,6 +89,10 @@ class Client:
         """Send one ``[N,H,W,3]`` array as is; returns the output arrays. Server errors raise RanEdgeError."""
         from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
+        batch = np.asarray(batch)
+        if batch.size == 0:  # PyTriton's stub fails on zero-size tensors with a traceback: refuse it here
+            raise RanEdgeError(f"{INPUT}: got {batch.dtype} {list(batch.shape)}, an empty tensor; expected [N,H,W,3] uint8 "
+                               f"faces with N, H, W >= 1")
         inp = self._tc.InferInput(INPUT, list(batch.shape), np_to_triton_dtype(batch.dtype))
         inp.set_data_from_numpy(batch)
         outs = [self._tc.InferRequestedOutput(n) for n in OUTPUTS]
@@ -85,7 +100,7 @@ class Client:
             kwargs = {"client_timeout": self._timeout} if self.grpc else {}
             result = self._client.infer(self.model, [inp], outputs=outs, **kwargs)
         except InferenceServerException as exc:
-            raise RanEdgeError(f"server rejected the request: {exc.message() or exc}") from exc
+            raise RanEdgeError(f"server rejected the request: {one_line(exc.message() or str(exc))}") from exc
         except _NETWORK_ERRORS as exc:
             raise self._unreachable(exc) from exc
         return {n: result.as_numpy(n) for n in OUTPUTS}

@@ -94,3 +94,13 @@ def test_drain_lets_in_flight_requests_finish_and_refuses_new_ones(arts):
         assert drain.wait(10) is True
         worker.join(10)
     assert answers and answers[0][0]["logits"].shape == (1, 7)
+
+
+def test_a_relayed_server_traceback_becomes_one_line():
+    from ran_edge.serve.client import one_line
+
+    relayed = ("Failed to process the request(s) for model 'ran_0_0', message: TritonModelException: Traceback (most recent "
+               "call last):\n  File \"/tmp/x/1/model.py\", line 486, in execute\n    f.result()\nTypeError: memoryview: cannot "
+               "cast view with zeros in shape or strides\n\nAt:\n  /tmp/x/1/model.py(501): execute\n")
+    assert one_line(relayed) == "TypeError: memoryview: cannot cast view with zeros in shape or strides"
+    assert one_line("inference input 'faces_uint8' data-type is 'FP32', but model 'ran' expects 'UINT8'").endswith("'UINT8'")
