@@ -60,8 +60,8 @@ def check_outputs(outputs: Iterable[Any], inputs: Iterable[Any] = (), *, folders
 
     Args:
         outputs: file paths the command will write.
-        inputs: paths the command reads (files or folders); an output equal to one (through links too),
-            or inside an input folder of the same name, is refused.
+        inputs: paths the command reads (files or folders); an output equal to one (through a symlink,
+            a hard link or ``..`` too) is refused. Inputs that do not exist are ignored (nothing to destroy).
         folders: output paths that are folders (an existing folder there is fine).
 
     Raises:

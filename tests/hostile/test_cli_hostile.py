@@ -109,6 +109,9 @@ BAD_PATHS: Dict[str, Builder] = {
 BAD_OPTIONS: Dict[str, Builder] = {
     "export --fp16-num 0": lambda w, t: Case(["export", str(w["pt"]), "--out", str(t / "e.onnx"), "--check-fp16", "--fp16-num", "0"],
                                              [w["pt"]], [t / "e.onnx", t / "e.onnx.json"], "--fp16-num"),
+    "export --check-fp16, fp16 data missing": lambda w, t: Case(
+        ["export", str(w["pt"]), "--out", str(t / "e.onnx"), "--check-fp16", "--fp16-data", str(t / "missing")],
+        [w["pt"]], [t / "e.onnx", t / "e.onnx.json", t / "e.fp16.onnx"], "missing"),
     "export --batch 1e9": lambda w, t: Case(["export", str(w["pt"]), "--out", str(t / "e.onnx"), "--batch", "1000000000"],
                                             [w["pt"]], [t / "e.onnx"], "--batch"),
     "calibrate --trt-version garbage": lambda w, t: Case(["calibrate", str(w["onnx"]), "--out", str(t / "q.onnx"), "--trt-version",
