@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.ran-edge-installed
 TORCH   ?= torch==2.14.1 torchvision==0.29.1
-EXTRAS  ?= train,export,quantize,video,bench,dev
+EXTRAS  ?= train,export,quantize,video,bench,client,dev
 DEMO_OUT ?= demo_out
 
 SERVE_VENV   ?= .venv-serve
@@ -12,7 +12,7 @@ SERVE_STAMP  := $(SERVE_VENV)/.ran-edge-serve-installed
 # pyenv or Debian python both work (libpython fix in ran_edge/serve/server.py)
 SERVE_PYTHON ?= python3
 
-.PHONY: install kernels test demo serve-env bench-triton gpu-check clean trt-conformance trt-headers
+.PHONY: install kernels test test-hostile demo serve-env bench-triton gpu-check clean trt-conformance trt-headers
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ $(SERVE_STAMP): pyproject.toml
 test: $(STAMP) kernels serve-env trt-conformance
 	@if [ -f build/CTestTestfile.cmake ]; then ctest --test-dir build --output-on-failure; fi
 	$(PY) -m pytest -q
+
+# The hostile-input suite alone (also part of make test): every command and API under bad input.
+test-hostile: $(STAMP)
+	$(PY) -m pytest -q tests/hostile
 
 # ran-edge's TensorRT code walked against NVIDIA's real Python bindings of every supported TensorRT
 # (wheels fetched once into .trt-conformance/ with pip, null TensorRT stub built with cc). Names and

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -136,7 +133,9 @@ def read_sidecar(artifact: str | Path) -> ArtifactMeta:
     """Read ``<artifact>.json``; a missing or malformed sidecar is a one-line :class:`RanEdgeError`."""
     path = sidecar_path(artifact)
     if not path.is_file():
-        raise RanEdgeError(f"{artifact}: metadata file {path.name} not found next to it; re-export with 'ran-edge export'")
+        how = ("rebuild it with 'ran-edge build-engine' (which writes both)" if Path(artifact).suffix.lower() in (".engine", ".plan")
+               else "re-export it with 'ran-edge export' (which writes both)")
+        raise RanEdgeError(f"{artifact}: metadata file {path.name} not found next to it; {how}")
     return ArtifactMeta.from_dict(read_json(path, "unreadable metadata JSON"), str(path))
 
 
@@ -149,47 +148,58 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+#: the sidecar key holding the sha256 of the artifact file, by suffix
+HASH_KEY_BY_SUFFIX = {".onnx": "onnx_sha256", ".ts": "ts_sha256", ".engine": "engine_sha256", ".plan": "engine_sha256"}
+
+
+def verify_hash(artifact: str | Path, meta: ArtifactMeta) -> None:
+    """Check the artifact file against the sha256 its sidecar records (sidecars without one pass).
+
+    Raises:
+        RanEdgeError: the file is not the one the sidecar describes (changed, replaced, or another model's sidecar).
+    """
+    path = Path(artifact)
+    key = HASH_KEY_BY_SUFFIX.get(path.suffix.lower())
+    want = meta.extra.get(key) if key else None
+    if not want:
+        return
+    got = sha256_file(path)
+    if got != want:
+        raise RanEdgeError(f"{path}: sha256 {got[:16]}... does not match {key} {str(want)[:16]}... in its sidecar "
+                           f"{sidecar_path(path).name}; the file was changed or the sidecar belongs to another file; "
+                           f"expected the pair as written by ran-edge (re-export or rebuild it)")
+
+
 def write_json_atomic(path: str | Path, data: Any) -> Path:
-    """Write JSON to a temp file in the same folder, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write JSON atomically (staged beside it, fsynced, the user's umask): see :mod:`ran_edge.outputs`."""
+    from ran_edge.outputs import write_json_result
+
+    return write_json_result(path, data)
 
 
 def atomic_output(path: str | Path) -> "AtomicOutput":
-    """Context manager giving a temp path next to ``path``; renamed into place only on success."""
+    """Context manager giving a staged path for ``path``; moved into place only on success."""
     return AtomicOutput(Path(path))
 
 
 class AtomicOutput:
-    """``with atomic_output(p) as tmp: write(tmp)`` — no half-written ``p`` on error."""
+    """``with atomic_output(p) as tmp: write(tmp)`` — no half-written ``p`` on error (a one-file result set)."""
 
     def __init__(self, path: Path):
+        from ran_edge.outputs import ResultSet
+
         self.path = path
-        self.tmp: Path | None = None
+        self._rs = ResultSet([path])
 
     def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-        return self.tmp
+        return self._rs.path(self.path)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        assert self.tmp is not None
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self._rs.commit()
+        finally:
+            self._rs.__exit__(exc_type, exc, tb)
 
 
 def meta_for_model_config(config: Any, fmt: str, input_kind: InputKind, inputs: Sequence[TensorSpec],

@@ -286,7 +286,9 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
         step_video(cfg, report, paths, log)
     report.seconds["total"] = time.perf_counter() - t0
     report.artifacts["report_md"] = str(cfg.out / "report.md")
-    (cfg.out / "report.md").write_text(render_markdown(cfg, report))
+    from ran_edge.outputs import write_text_result
+
+    write_text_result(cfg.out / "report.md", render_markdown(cfg, report))
     write_json_atomic(cfg.out / "demo.json", {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "figures": report.figures, "artifacts": report.artifacts, "seconds": report.seconds,

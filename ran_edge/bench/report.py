@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ran_edge.artifact import write_json_atomic
+from ran_edge.outputs import ResultSet
 
 
 def _f(v: Any, fmt: str = ".3f", none: str = "n/a") -> str:
@@ -140,14 +141,18 @@ def write_reports(doc: dict[str, Any], out: Path, plots: bool = True, log: Calla
 
     validate(doc)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    json_path = write_json_atomic(out / "bench.json", doc)
-    pngs: list[Path] = []
-    if plots:
-        from ran_edge.bench.plots import write_plots
+    json_path, md_path = out / "bench.json", out / "bench.md"
+    with ResultSet([json_path, md_path]) as rs:  # bench.json, the plots and bench.md appear together or not at all
+        staged_json = rs.path(json_path)
+        staged_json.write_text(json.dumps(doc, indent=2) + "\n")
+        pngs: list[Path] = []
+        if plots:
+            from ran_edge.bench.plots import write_plots
 
-        pngs = write_plots(doc, out)
-    md_path = out / "bench.md"
-    md_path.write_text(markdown(doc, [p.name for p in pngs]))
+            pngs = [out / p.name for p in write_plots(doc, staged_json.parent)]
+            for p in pngs:
+                rs.path(p)  # already written in the staging folder under its final name
+        rs.path(md_path).write_text(markdown(doc, [p.name for p in pngs]))
+        rs.commit()
     log(f"[bench] wrote {json_path}, {md_path}" + (f" and {len(pngs)} plot(s)" if pngs else ""))
     return BenchResult(doc, json_path, md_path, pngs)

@@ -141,7 +141,7 @@ def _wanted(cfg: BenchConfig, kind: str) -> list[Backend]:
 
 
 def _file_specs(artifact: str, kind: str, cfg: BenchConfig) -> list[SubjectSpec]:
-    from ran_edge.artifact import read_sidecar
+    from ran_edge.artifact import read_sidecar  # (its sha256 is verified by runtime.load, per configuration)
 
     if not Path(artifact).is_file():
         raise RanEdgeError(f"artifact not found: {artifact}")

@@ -59,6 +59,21 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_REGRESSION if result.regressed else 0
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Every option and path before any artifact is loaded."""
+    from ran_edge.cli import checks
+
+    checks.int_range("--warmup", args.warmup, 0, checks.MAX_ITERS)
+    checks.int_range("--iters", args.iters, 1, checks.MAX_ITERS)
+    checks.float_range("--seconds", args.seconds, 0.0, 86_400.0, low_open=True)
+    checks.int_range("--threads", args.threads, 1, checks.MAX_THREADS)
+    checks.int_range("--max-faces", args.max_faces, 1)
+    checks.int_range("--device", args.device, 0, 64)
+    checks.batches("--batch", args.batch)
+    arts = [a for a in args.artifacts if not a.startswith("random:")]
+    checks.outputs([], inputs=arts + [args.reference, args.lists], folders=[args.out])
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
@@ -74,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.artifacts:
         raise RanEdgeError("no artifact given; expected one or more .onnx/.ts/.engine/.pt files or random:full")
+    _check(args)
     suites = () if args.suites.strip() == "none" else args.suites
     cfg = BenchConfig(artifacts=tuple(args.artifacts), out=Path(args.out), backends=args.backend, batches=args.batch,
                       warmup=args.warmup, iters=None if args.seconds else (args.iters or 50), seconds=args.seconds,
@@ -84,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
                       trust_checkpoint=args.trust_checkpoint,
                       argv=tuple(["ran-edge"] + sys.argv[1:]))
     result = run_bench(cfg)
-    failed = sum(r["status"] == "error" for r in result.doc["speed"] + result.doc["accuracy"])
+    rows = result.doc["speed"] + result.doc["accuracy"]
+    failed = sum(r["status"] == "error" for r in rows)
     print(f"bench report: {result.md_path}" + (f" ({failed} configuration(s) failed, see the table)" if failed else ""))
+    if failed == len(rows):
+        raise RanEdgeError(f"every configuration failed ({failed} of {len(rows)}), nothing was measured; see {result.md_path}")
     return 0

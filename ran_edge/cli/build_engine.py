@@ -98,7 +98,13 @@ def _lint(src: Path, versions: List[Any]) -> None:
     targets = [v for v in versions if v.has_python_runtime]  # the lint's tables start at 8.5
     if not targets:
         return
-    findings = lint_tensorrt(onnx.load(str(src), load_external_data=False), [str(v) for v in targets])
+    try:
+        model = onnx.load(str(src), load_external_data=False)
+    except Exception as exc:  # DecodeError and friends
+        from ran_edge.errors import RanEdgeError
+
+        raise RanEdgeError(f"{src}: not a readable ONNX model ({type(exc).__name__}); expected a file from 'ran-edge export'") from exc
+    findings = lint_tensorrt(model, [str(v) for v in targets])
     print(f"TensorRT lint ({', '.join(str(v) for v in targets)}): " + ("clean" if not findings else f"{len(findings)} findings"))
     for f in findings[:20]:
         print(f"  {f}")

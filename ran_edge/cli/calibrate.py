@@ -44,6 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ran_edge.cli import checks
+
+    checks.int_range("--eval", args.eval, 0, 100_000)
+    checks.int_range("--max-higher-precision", args.max_higher_precision, 0)
+    checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
+    checks.outputs([args.report], inputs=[args.onnx, args.data, args.holdout, args.out, args.manifest, args.trt_cache])
     from ran_edge._lazy import require
 
     require("onnxruntime", "INT8 calibration")

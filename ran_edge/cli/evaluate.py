@@ -24,6 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ran_edge.cli import checks
+
+    checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
+    checks.device("--device", args.device)
+    checks.outputs([args.json], inputs=[args.checkpoint])
     from ran_edge._lazy import require
 
     require("torch", "evaluation")

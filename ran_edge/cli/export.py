@@ -10,9 +10,11 @@ HELP = "export a checkpoint to ONNX or TorchScript (named I/O, dynamic batch, si
 def _batch(text: str) -> int | None:
     if text == "dynamic":
         return None
-    if text.isdigit() and int(text) > 0:
+    from ran_edge.cli.checks import MAX_BATCH
+
+    if text.isdigit() and 0 < int(text) <= MAX_BATCH:
         return int(text)
-    raise argparse.ArgumentTypeError(f"got {text!r}, expected 'dynamic' or a positive integer")
+    raise argparse.ArgumentTypeError(f"got {text!r}, expected 'dynamic' or an integer 1..{MAX_BATCH}")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +36,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ran_edge import artifact
+    from ran_edge.cli import checks
+
+    if args.check_fp16:
+        checks.int_range("--fp16-num", args.fp16_num, 1, 100_000)
+    outs = [args.out, artifact.sidecar_path(args.out)]
+    if args.check_fp16:
+        from ran_edge.export.fp16 import fp16_path
+
+        outs += [fp16_path(args.out), artifact.sidecar_path(fp16_path(args.out))]
+    checks.existing_file("checkpoint", args.checkpoint, "a .pt file from 'ran-edge train' or 'ran-edge import-checkpoint'")
+    checks.outputs(outs, inputs=[args.checkpoint, args.fp16_data if args.check_fp16 else None])
     from ran_edge._lazy import require
 
     require("torch", "export")
@@ -49,10 +63,20 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "torchscript":
         export_torchscript(model, args.out, input_kind=kind, checkpoint_path=args.checkpoint)
         return 0
-    result = export_onnx(model, args.out, input_kind=kind, opset=args.opset or DEFAULT_OPSET, batch=args.batch,
-                         simplify=not args.no_simplify, checkpoint_path=args.checkpoint)
-    if args.check_fp16:
-        from ran_edge.export.fp16 import analyse_and_convert
+    if not args.check_fp16:
+        export_onnx(model, args.out, input_kind=kind, opset=args.opset or DEFAULT_OPSET, batch=args.batch,
+                    simplify=not args.no_simplify, checkpoint_path=args.checkpoint)
+        return 0
+    from pathlib import Path
 
-        analyse_and_convert(result.path, data=args.fp16_data, num=args.fp16_num)
+    from ran_edge.export.fp16 import analyse_and_convert, fp16_path
+    from ran_edge.outputs import ResultSet
+
+    with ResultSet(outs, inputs=[args.checkpoint]) as rs:  # the FP32 and FP16 files appear together, or neither
+        staged = [rs.path(p) for p in outs][0]
+        export_onnx(model, staged, input_kind=kind, opset=args.opset or DEFAULT_OPSET, batch=args.batch,
+                    simplify=not args.no_simplify, checkpoint_path=args.checkpoint)
+        analyse_and_convert(staged, data=args.fp16_data, num=args.fp16_num)
+        rs.commit()
+    print(f"wrote {args.out} and {fp16_path(Path(args.out))} with their sidecars")
     return 0

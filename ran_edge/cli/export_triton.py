@@ -33,6 +33,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ran_edge.artifact import sidecar_path
+    from ran_edge.cli import checks
+
+    checks.int_range("--max-batch", args.max_batch, 0, checks.MAX_BATCH)
+    checks.int_range("--instances", args.instances, 1, 64)
+    checks.int_range("--queue-delay-us", args.queue_delay_us, 0, 10_000_000)
+    for b in args.preferred_batch:
+        checks.int_range("--preferred-batch", b, 1, checks.MAX_BATCH)
+    checks.outputs([], inputs=[args.artifact, sidecar_path(args.artifact)], folders=[args.repo])
     from ran_edge.serve.repository import export_triton
     from ran_edge.serve.triton_config import TritonOptions
 

@@ -20,6 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ran_edge.cli import checks
+
+    checks.int_range("--face-size", args.face_size, 8, 4096)
+    checks.outputs([args.out], inputs=[args.checkpoint])
     from ran_edge._lazy import require
 
     require("torch", "checkpoint import")

@@ -102,7 +102,9 @@ def _torchscript(path: Path, info: Dict[str, Any]) -> None:
     if bad is not None or not any(n.endswith("data.pkl") for n in names) or not any("/code/" in n for n in names):
         raise RanEdgeError(f"{path}: not a complete TorchScript archive (damaged member {bad})" if bad else
                            f"{path}: a zip file, but not TorchScript (no code/ and data.pkl)")
-    info["meta"] = read_sidecar(path)
+    meta = read_sidecar(path)
+    info["meta"] = meta
+    info["integrity"] = _integrity(path, meta, "ts_sha256")
 
 
 def _engine(path: Path, info: Dict[str, Any]) -> None:

@@ -2,7 +2,11 @@
 
 Each subcommand module defines ``HELP: str``, ``add_arguments(parser)`` and ``run(args) -> int`` and
 imports heavy packages only inside ``run``, so ``ran-edge --help`` works on a bare install.
-User errors (:class:`RanEdgeError`) print one line and exit 1; ``--verbose`` shows the traceback.
+Exit codes: 0 success; 1 every expected failure — a user error (:class:`RanEdgeError`), a bad option
+(argparse's errors too, which would otherwise exit 2 with a usage block), a file-system error
+(:class:`OSError`: unwritable folder, a folder where a file is expected, ``/proc`` paths), running out
+of memory — printed as one line ``ran-edge COMMAND: error: MESSAGE``; 130 interrupted; 3 ``bench
+--compare`` regression. ``--verbose`` shows the traceback; any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import argparse
 import importlib
 import sys
 import traceback
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from ran_edge import __version__
 from ran_edge.errors import RanEdgeError
@@ -33,9 +37,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 1, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+        self.exit(1, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (subcommands whose module is missing are listed as unavailable)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ran-edge",
         description="RAN facial-expression recognition: train, export, quantize, build TensorRT engines, bench, run.",
     )
@@ -58,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 1 user error, 130 interrupted)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while the parser or a command module is imported
+        _quiet_finalizers()
+        print("ran-edge: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
@@ -65,14 +85,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(args._run(args) or 0)
-    except RanEdgeError as exc:
+    except (RanEdgeError, OSError, MemoryError) as exc:
         if args.verbose:
             traceback.print_exc()
-        print(f"ran-edge {args.command}: error: {exc}", file=sys.stderr)
+        print(f"ran-edge {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        if not args.verbose:
+            _quiet_finalizers()
         print(f"ran-edge {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_finalizers() -> None:
+    """After Ctrl-C, objects that a library was building when interrupted (e.g. pyparsing's, while matplotlib
+    is imported) may fail in ``__del__``; Python prints those as "Exception ignored ... Traceback". They are
+    noise after an interrupt, not a failure of the command: keep stderr to the one line."""
+    sys.unraisablehook = lambda unraisable: None
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of an expected failure, on one line."""
+    from ran_edge.outputs import os_error_line
+
+    if isinstance(exc, RanEdgeError):
+        text = str(exc)
+    elif isinstance(exc, MemoryError):
+        text = f"out of memory ({exc or 'MemoryError'}); expected smaller sizes (batch, iterations, threads)"
+    else:
+        text = os_error_line(exc) if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Bounds and output paths before the source or the model is opened."""
+    from ran_edge.artifact import sidecar_path
+    from ran_edge.cli import checks
+
+    checks.float_range("--fps", args.fps, 0.0, 1000.0, low_open=True)
+    checks.int_range("--detect-every", args.detect_every, 1, 10_000)
+    checks.int_range("--max-faces", args.max_faces, 0, 10_000)
+    checks.int_range("--max-age", args.max_age, 0, 1_000_000)
+    checks.outputs([args.out, args.jsonl], inputs=[args.source, args.model, sidecar_path(args.model)])
+
+
 def run(args: argparse.Namespace) -> int:
     from ran_edge.errors import RanEdgeError
     from ran_edge.video.detect import make_detector
@@ -45,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     tracker = IouTracker(TrackerConfig(max_age=args.max_age))
     if args.max_frames < 0:
         raise RanEdgeError(f"--max-frames must be >= 0, got {args.max_frames}")
+    _check(args)
     if not Path(args.model).is_file():
         raise RanEdgeError(f"--model {args.model}: artifact not found; expected an .onnx/.engine/.ts file made by "
                            "'ran-edge export' or 'ran-edge build-engine'")
@@ -70,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"source: {stats.skipped} unreadable frames skipped, {stats.reopened} reopens"
               + ("; gave up after the last reopen" if stats.gave_up else ""))
     print(pipe.clock.table())
+    if summary.resized:
+        print(f"note: {summary.resized} frames had another size than the first and were scaled to it in {args.out}")
     for path in summary.outputs:
         print(f"wrote {path}")
     sys.stdout.flush()

@@ -40,7 +40,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output directory")
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Every option before any data is read or anything written."""
+    from ran_edge.cli import checks
+
+    checks.int_range("--epochs", args.epochs, 1, 100_000)
+    checks.float_range("--lr", args.lr, 0.0, low_open=True)
+    checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
+    checks.float_range("--weight-decay", args.weight_decay, 0.0)
+    checks.float_range("--rb-margin", args.rb_margin, 0.0, 1.0)
+    checks.int_range("--face-size", args.face_size, 8, 4096)
+    checks.int_range("--region-size", args.region_size, 8, 4096)
+    checks.int_range("--trunk-width", args.trunk_width, 4, 1024)
+    checks.int_range("--workers", args.workers, 0, 256)
+    checks.float_range("--val-fraction", args.val_fraction, 0.0, 1.0, low_open=True)
+    checks.device("--device", args.device)
+    checks.outputs([], inputs=[args.init_backbone], folders=[args.out])
+    if args.init_backbone:
+        checks.existing_file("--init-backbone", args.init_backbone, "a ResNet-18 checkpoint file")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check(args)
     from ran_edge._lazy import require
 
     require("torch", "training")

@@ -31,9 +31,12 @@ def consumed_onnx(src: Path, from_checkpoint: bool, pre_steps: Tuple[Any, ...], 
 
 def load_source_meta(path: Path) -> ArtifactMeta:
     """Sidecar of an ONNX source; refuses other artifact formats."""
+    from ran_edge.artifact import verify_hash
+
     meta = read_sidecar(path)
     if meta.format != "onnx":
         raise RanEdgeError(f"{path}: the sidecar says format '{meta.format}', expected an ONNX model")
+    verify_hash(path, meta)
     return meta
 
 

@@ -14,8 +14,6 @@ measured with torch 2.14.1 + onnxscript 0.7.2. The legacy exporter is deprecated
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from ran_edge._lazy import require
 from ran_edge.artifact import (ArtifactMeta, InputKind, meta_for_model_config, sha256_file, sidecar_path,
                                write_json_atomic)
 from ran_edge.errors import RanEdgeError
+from ran_edge.outputs import ResultSet
 from ran_edge.export.io import GraphIO, OUTPUT_NAMES, example_inputs, graph_io
 
 DEFAULT_OPSET = 17
@@ -48,48 +47,8 @@ def export_module(model: Any, input_kind: InputKind) -> Any:
     return model if InputKind(input_kind) is InputKind.FACES else RegionsInput(model)
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-class StagedFiles:
-    """Temp files next to their targets, moved into place together by :meth:`commit`.
-
-    Used as a context manager: on an exception (or without commit) every temp file is removed, so a
-    failed export leaves nothing behind.
-    """
-
-    def __init__(self) -> None:
-        self._pairs: list[tuple[Path, Path | None]] = []
-
-    def temp_for(self, target: Path, commit: bool = True) -> Path:
-        """A temp file next to ``target``; moved onto it by :meth:`commit` (or only removed if not ``commit``)."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        self._pairs.append((Path(tmp), target if commit else None))
-        return Path(tmp)
-
-    def commit(self) -> None:
-        for tmp, target in self._pairs:
-            if target is None:
-                tmp.unlink(missing_ok=True)
-            else:
-                os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file normal permissions
-                os.replace(tmp, target)
-        self._pairs = []
-
-    def __enter__(self) -> "StagedFiles":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for tmp, _ in self._pairs:
-            tmp.unlink(missing_ok=True)
+#: the former staging helper, now the package's one output mechanism (:class:`ran_edge.outputs.ResultSet`)
+StagedFiles = ResultSet
 
 
 def _torch_to_onnx(module: Any, example: Any, path: Path, io: GraphIO, opset: int) -> list[str]:

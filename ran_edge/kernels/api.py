@@ -57,12 +57,20 @@ def _frame_view(frame: np.ndarray) -> Tuple[np.ndarray, int]:
     return frame, int(rows)
 
 
+#: bounds that keep a typo from allocating gigabytes (a region side of 10**6, a million faces)
+MAX_SIZE = 1024
+MAX_FACES = 4096
+
+
 def _faces(boxes: Optional[np.ndarray], affines: Optional[np.ndarray]) -> Tuple[np.ndarray, bool]:
     if (boxes is None) == (affines is None):
         raise RanEdgeError("faces: got " + ("both boxes and affines" if boxes is not None else "neither boxes nor "
                            "affines") + ", expected exactly one of them")
     affine = affines is not None
-    arr = np.asarray(affines if affine else boxes, dtype=np.float64)
+    try:
+        arr = np.asarray(affines if affine else boxes, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise RanEdgeError(f"faces: {'affines' if affine else 'boxes'} are not numbers ({exc}); expected a float array") from None
     width = 6 if affine else 4
     if arr.size == 0:
         arr = arr.reshape(0, width)
@@ -71,6 +79,8 @@ def _faces(boxes: Optional[np.ndarray], affines: Optional[np.ndarray]) -> Tuple[
     if arr.ndim != 2 or arr.shape[1] != width:
         expected = "[N, 2, 3] affines" if affine else "[N, 4] boxes (x0, y0, x1, y1 in pixels)"
         raise RanEdgeError(f"faces: got shape {tuple(arr.shape)}, expected {expected}")
+    if arr.shape[0] > MAX_FACES:
+        raise RanEdgeError(f"faces: got {arr.shape[0]}, expected at most {MAX_FACES} per call (split the batch)")
     return np.ascontiguousarray(arr), affine
 
 
@@ -86,6 +96,8 @@ def resolve_options(
     if not isinstance(spec, PreprocessSpec):
         raise RanEdgeError(f"spec: got {type(spec).__name__}, expected a PreprocessSpec")
     if size is not None:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 1 <= int(size) <= MAX_SIZE:
+            raise RanEdgeError(f"size: got {size!r}, expected an integer 1..{MAX_SIZE}")
         spec = dataclasses.replace(spec, region_size=int(size))
     try:
         dt = np.dtype(dtype)

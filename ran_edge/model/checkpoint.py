@@ -14,9 +14,7 @@ Also imports the official RAN checkpoints (docs/model.md §8).
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -39,7 +37,7 @@ def save_checkpoint(
     meta: Mapping[str, Any] | None = None,
     training_state: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a checkpoint atomically (temp file + rename). Returns the path."""
+    """Write a checkpoint atomically (a one-file :class:`~ran_edge.outputs.ResultSet`). Returns the path."""
     path = Path(path)
     payload: dict[str, Any] = {
         "format": FORMAT,
@@ -50,15 +48,11 @@ def save_checkpoint(
     }
     if training_state is not None:
         payload["training_state"] = dict(training_state)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ran_edge.outputs import ResultSet
+
+    with ResultSet([path]) as rs:
+        torch.save(payload, rs.path(path))
+        rs.commit()
     return path
 
 
@@ -71,6 +65,7 @@ def read_checkpoint_file(path: str | Path, trust: bool = False) -> dict[str, Any
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    _check_magic(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as exc:
@@ -85,6 +80,20 @@ def read_checkpoint_file(path: str | Path, trust: bool = False) -> dict[str, Any
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
     return obj
+
+
+def _check_magic(path: Path) -> None:
+    """Refuse files that are not a PyTorch checkpoint at all (zip archive or pickle), before unpickling."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({exc.strerror})") from exc
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return  # torch.save zip archive, or a legacy pickle (protocol 2+)
+    what = "empty file" if not head else "an ONNX model?" if head[:1] == b"\x08" else "unknown content"
+    raise CheckpointError(f"{path}: not a PyTorch checkpoint ({what}); expected a .pt file from 'ran-edge train' "
+                          f"or 'ran-edge import-checkpoint'")
 
 
 def _first_line(exc: BaseException) -> str:

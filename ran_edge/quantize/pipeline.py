@@ -12,16 +12,15 @@ files are complete, so a failure (bad data, corrupt model, missed target, interr
 from __future__ import annotations
 
 import enum
-import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ran_edge.artifact import InputKind, sha256_file, sidecar_path
 from ran_edge.errors import AccuracyTargetError, RanEdgeError
+from ran_edge.outputs import ResultSet
 from ran_edge._lazy import require
 from ran_edge.quantize.accuracy import DEFAULT_TARGET, QualityTarget
 from ran_edge.quantize.cost import layer_cost, ort_speedup
@@ -146,19 +145,22 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
     settings = settings_for(method, percentile)
     onnx = require("onnx", "INT8 calibration")
     _, meta = load_ran_onnx(onnx_path)  # fail on a bad model before touching data
+    out = Path(out)
+    paths = output_paths(out, targets)
+    stem = out.name[:-5] if out.name.endswith(".onnx") else out.name
+    manifest_path = Path(manifest) if manifest else default_manifest_path(out)
+    cache_path = Path(trt_cache) if trt_cache else out.with_name(stem + ".calibration.cache")
+    final_files = [manifest_path, cache_path] + [f for t in targets for f in (paths[t], sidecar_path(paths[t]))]
+    result_set = ResultSet(  # outputs that would destroy an input, or cannot be written, are refused before any work
+        final_files, inputs=[onnx_path, sidecar_path(onnx_path), data, holdout])
     if data.strip() == "synthetic":
         data = f"synthetic:n_train={num}"  # generate only what is used (sample i does not depend on n)
     dataset, description = open_calibration_data(data, num, seed)
     held = open_holdout(holdout, holdout_num, data, meta.preprocess.face_size, seed)
     reader = DatasetReader(dataset, meta, num, batch_size, description)
     rows_per_face = meta.preset.num_regions if meta.input_kind is InputKind.REGIONS else 1
-    out = Path(out)
-    paths = output_paths(out, targets)
-    stem = out.name[:-5] if out.name.endswith(".onnx") else out.name
-    manifest_path = Path(manifest) if manifest else default_manifest_path(out)
-    cache_path = Path(trt_cache) if trt_cache else out.with_name(stem + ".calibration.cache")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".ran-edge-calibrate-", dir=out.parent))
+    staging = result_set.temp_for(out.with_name("scratch"), commit=False)
+    staging.mkdir()
     options = SearchOptions(settings=settings, target=quality, max_higher_precision=max_higher_precision)
     try:
         stats = collect_stats(onnx_path, reader, settings[0], rows_per_face=rows_per_face, progress=progress, log=log)
@@ -212,12 +214,11 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
         moves = [(staged_manifest, manifest_path), (staging / "trt.cache", cache_path)]
         for t in targets:
             moves += [(staging / f"{t.value}.onnx", paths[t]), (sidecar_path(staging / f"{t.value}.onnx"), sidecar_path(paths[t]))]
-        for src, dst in moves:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(src, 0o644)  # temp files are created 0600
-            os.replace(src, dst) if dst.parent.resolve() == staging.parent.resolve() else shutil.move(str(src), str(dst))
+        for src, dst in moves:  # into the result set: all files moved into place together, or none
+            shutil.move(str(src), str(result_set.path(dst)))
+        result_set.commit()
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        result_set.__exit__(None, None, None)
     final = {t: QuantResult(paths[t], r.meta, r.report) for t, r in results.items()}
     for t, r in final.items():
         s = searches[t]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ran_edge._lazy import require
-from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file, sidecar_path, write_json_atomic
+from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, verify_hash, sha256_file, sidecar_path, write_json_atomic
 from ran_edge.errors import RanEdgeError
 from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
 from ran_edge.quantize.readers import CalibrationReader
@@ -112,6 +112,7 @@ def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
     except Exception as exc:  # DecodeError, ValidationError, ...
         raise RanEdgeError(f"{path}: corrupt or not an ONNX model ({type(exc).__name__}); expected a file from 'ran-edge export'") from exc
     meta = read_sidecar(path)
+    verify_hash(path, meta)
     names_in = [i.name for i in model.graph.input]
     names_out = [o.name for o in model.graph.output]
     if meta.format != "onnx" or names_in != [t.name for t in meta.inputs] or names_out != [t.name for t in meta.outputs]:

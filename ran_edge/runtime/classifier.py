@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ran_edge.artifact import ArtifactMeta, InputKind, read_sidecar
+from ran_edge.artifact import ArtifactMeta, InputKind, read_sidecar, verify_hash
 from ran_edge.errors import RanEdgeError
 from ran_edge.preprocess import prepare_faces
 from ran_edge.runtime.base import InputError, Runner
@@ -87,8 +87,11 @@ class Classifier:
             raise RanEdgeError(f"expected a model with one input, got {[s.name for s in specs]}")
         self._input = specs[0]
         names = runner.output_names()
-        self._logits = "logits" if "logits" in names else names[0]
-        self._weights = "region_weights" if "region_weights" in names else names[-1]
+        if "logits" not in names or "region_weights" not in names:
+            runner.deactivate()
+            raise RanEdgeError(f"model outputs {list(names)}; expected logits and region_weights (a RAN exported by "
+                               f"'ran-edge export'), not an unrelated model")
+        self._logits, self._weights = "logits", "region_weights"
 
     @property
     def class_names(self) -> Tuple[str, ...]:
@@ -124,6 +127,8 @@ class Classifier:
 
     def predict(self, faces: Union[Sequence[np.ndarray], np.ndarray]) -> List[Prediction]:
         """Aligned face crops (list of ``HxWx3`` uint8 BGR, or an ``NxHxWx3`` array) → one prediction each."""
+        if not isinstance(faces, (np.ndarray, list, tuple)):
+            raise InputError(f"faces: got {type(faces).__name__}, expected a list of HxWx3 uint8 images or an NxHxWx3 array")
         return self._run(self.preprocess(faces))
 
     def predict_regions(self, region_batch: np.ndarray) -> List[Prediction]:
@@ -146,8 +151,12 @@ class Classifier:
         out = self.runner.infer({self._input.name: np.ascontiguousarray(x)})
         logits = out[self._logits].astype(np.float32)
         weights = out[self._weights].astype(np.float32)
-        probs = softmax(logits)
         names = self.class_names
+        n = x.shape[0] // (self.meta.preset.num_regions if self.input_kind is InputKind.REGIONS else 1)
+        if logits.ndim != 2 or logits.shape != (n, len(names)) or weights.shape[0] != n:
+            raise RanEdgeError(f"model output logits {list(logits.shape)}, region_weights {list(weights.shape)}; expected "
+                               f"[{n}, {len(names)}] for {len(names)} classes {list(names)} (does the sidecar belong to this model?)")
+        probs = softmax(logits)
         top = probs.argmax(axis=1)
         return [Prediction(names[int(i)], int(i), probs[n], weights[n], logits[n]) for n, i in enumerate(top)]
 
@@ -223,4 +232,15 @@ def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, devi
     if not path.is_file():
         raise RanEdgeError(f"artifact not found: {path}")
     meta = read_sidecar(path)
+    verify_hash(path, meta)
+    check_meta_outputs(meta)
     return Classifier(make_runner(path, meta, kind, device, **options), meta)
+
+
+def check_meta_outputs(meta: ArtifactMeta) -> None:
+    """The sidecar's output specs agree with its class list (``logits`` ``[N, len(class_names)]``)."""
+    n = len(meta.class_names)
+    for spec in meta.outputs:
+        if spec.name == "logits" and len(spec.shape) == 2 and spec.shape[1] not in (-1, n):
+            raise RanEdgeError(f"sidecar: logits have {spec.shape[1]} classes but class_names lists {n}; "
+                               f"expected the sidecar written with this model")

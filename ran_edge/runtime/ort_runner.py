@@ -67,6 +67,10 @@ def exact_qdq_for(meta: Any) -> bool:
     return extra.get("int8_flavour") == "tensorrt"
 
 
+#: more intra-op threads than this is a typo (each thread costs memory; 10**6 exhausts it)
+MAX_THREADS = 256
+
+
 class OrtRunner(Runner):
     """Runs an ONNX file with ONNX Runtime.
 
@@ -84,8 +88,8 @@ class OrtRunner(Runner):
     def __init__(self, path: Union[str, Path], providers: Union[str, Sequence[str], None] = None,
                  threads: Optional[int] = None, device: int = 0, exact_qdq: bool = False):
         super().__init__()
-        if threads is not None and threads < 1:
-            raise RanEdgeError(f"threads: got {threads}, expected >= 1")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
+            raise RanEdgeError(f"threads: got {threads!r}, expected an integer 1..{MAX_THREADS}")
         self.path = Path(path)
         self.providers = providers
         self.threads = threads

@@ -17,6 +17,21 @@ from ran_edge.runtime.classifier import Prediction, softmax
 from ran_edge.serve.server import INPUT, OUTPUTS, missing_serve_dependency
 
 
+#: connection failures (refused, reset, DNS, timeouts: all OSError subclasses, incl. socket.timeout)
+_NETWORK_ERRORS = (OSError, ConnectionError, TimeoutError)
+
+
+def one_line(message: str) -> str:
+    """A server error on one line: the last ``XxxError: ...`` of a relayed traceback, else the first line."""
+    import re
+
+    errors = re.findall(r"(\w+(?:Error|Exception): [^\n\"]+)", message)
+    lines = [x.strip() for x in message.strip().splitlines() if x.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else "unknown error"
+    return (errors[-1] if errors else lines[0])[:300]
+
+
 class Client:
     """A client of a ``ran-edge serve`` (or compatible) Triton model.
 
@@ -41,6 +56,7 @@ class Client:
         except ImportError as exc:
             raise missing_serve_dependency("tritonclient", "ran_edge.serve.Client", exc) from exc
         self._tc = tc
+        self.url = url
         kwargs: Dict[str, Any] = {} if self.grpc else {"network_timeout": timeout_s, "connection_timeout": timeout_s}
         self._client = tc.InferenceServerClient(address, **kwargs)
         self._timeout = timeout_s
@@ -64,6 +80,8 @@ class Client:
                        else self._client.get_model_config(self.model))
             except InferenceServerException as exc:
                 raise RanEdgeError(f"cannot read the config of model '{self.model}': {exc.message() or exc}") from exc
+            except _NETWORK_ERRORS as exc:
+                raise self._unreachable(exc) from exc
             self._max_batch = int(cfg.get("max_batch_size", 0))
         return self._max_batch
 
@@ -71,6 +89,10 @@ class Client:
         """Send one ``[N,H,W,3]`` array as is; returns the output arrays. Server errors raise RanEdgeError."""
         from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
+        batch = np.asarray(batch)
+        if batch.size == 0:  # PyTriton's stub fails on zero-size tensors with a traceback: refuse it here
+            raise RanEdgeError(f"{INPUT}: got {batch.dtype} {list(batch.shape)}, an empty tensor; expected [N,H,W,3] uint8 "
+                               f"faces with N, H, W >= 1")
         inp = self._tc.InferInput(INPUT, list(batch.shape), np_to_triton_dtype(batch.dtype))
         inp.set_data_from_numpy(batch)
         outs = [self._tc.InferRequestedOutput(n) for n in OUTPUTS]
@@ -78,7 +100,9 @@ class Client:
             kwargs = {"client_timeout": self._timeout} if self.grpc else {}
             result = self._client.infer(self.model, [inp], outputs=outs, **kwargs)
         except InferenceServerException as exc:
-            raise RanEdgeError(f"server rejected the request: {exc.message() or exc}") from exc
+            raise RanEdgeError(f"server rejected the request: {one_line(exc.message() or str(exc))}") from exc
+        except _NETWORK_ERRORS as exc:
+            raise self._unreachable(exc) from exc
         return {n: result.as_numpy(n) for n in OUTPUTS}
 
     def predict(self, faces: Union[Sequence[np.ndarray], np.ndarray]) -> List[Prediction]:
@@ -105,6 +129,11 @@ class Client:
                 result[i] = Prediction(label.decode() if isinstance(label, bytes) else str(label), top, probs[row],
                                        out["region_weights"][row].astype(np.float32), logits[row])
         return result
+
+    def _unreachable(self, exc: BaseException) -> RanEdgeError:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        return RanEdgeError(f"cannot reach the server at {self.url} ({type(exc).__name__}: {why[:200]}); expected a running "
+                            f"'ran-edge serve' there (check the URL and that the server is up)")
 
     def close(self) -> None:
         """Close the connection."""

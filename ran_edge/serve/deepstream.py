@@ -80,9 +80,11 @@ def write_deepstream(engine: Union[str, Path], out_dir: Union[str, Path], batch_
     engine, out_dir = Path(engine), Path(out_dir)
     meta = read_sidecar(engine)
     check_deepstream(meta)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    labels = out_dir / "labels_nvinfer.txt"
-    labels.write_text(";".join(meta.class_names) + "\n")
-    cfg = out_dir / "nvinfer_ran.txt"
-    cfg.write_text(render_nvinfer_config(meta, str(engine.resolve()), str(labels.resolve()), batch_size))
+    from ran_edge.outputs import ResultSet
+
+    labels, cfg = out_dir / "labels_nvinfer.txt", out_dir / "nvinfer_ran.txt"
+    with ResultSet([labels, cfg], inputs=[engine]) as rs:  # the config and its labels appear together
+        rs.path(labels).write_text(";".join(meta.class_names) + "\n")
+        rs.path(cfg).write_text(render_nvinfer_config(meta, str(engine.resolve()), str(labels.resolve()), batch_size))
+        rs.commit()
     return cfg

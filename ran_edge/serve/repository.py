@@ -13,13 +13,15 @@ Layout (``--name ran``)::
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple, Union
 
-from ran_edge.artifact import read_sidecar, write_json_atomic
+from ran_edge.artifact import read_sidecar, sidecar_path, verify_hash
 from ran_edge.errors import RanEdgeError
+from ran_edge.outputs import ResultSet
 from ran_edge.serve.triton_config import (LABELS_FILE, META_FILE, TritonOptions, plan_model, preprocess_names,
                                           render_ensemble_config, render_model_config, render_preprocess_config)
 
@@ -33,13 +35,13 @@ class TritonRepo:
     notes: Tuple[str, ...] = ()
 
 
-def _fresh_dir(path: Path, overwrite: bool) -> Path:
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise RanEdgeError(f"{path} already exists and is not empty; pass --force to replace it")
-        shutil.rmtree(path)
-    (path / "1").mkdir(parents=True, exist_ok=True)
-    return path
+def _model_dir(rs: ResultSet, path: Path, overwrite: bool) -> Path:
+    """A staged model folder (with ``1/``) that replaces ``path`` when the result set is committed."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
+        raise RanEdgeError(f"{path} already exists and is not empty; pass --force to replace it")
+    staged = rs.path(path, folder=True)
+    (staged / "1").mkdir()
+    return staged
 
 
 def export_triton(artifact: Union[str, Path], repo: Union[str, Path], options: TritonOptions = TritonOptions(),
@@ -61,21 +63,24 @@ def export_triton(artifact: Union[str, Path], repo: Union[str, Path], options: T
     if not artifact.is_file():
         raise RanEdgeError(f"artifact not found: {artifact}")
     meta = read_sidecar(artifact)
+    verify_hash(artifact, meta)  # never copy into a repository a file its sidecar does not describe
     plan = plan_model(meta, options)
-    model_dir = _fresh_dir(repo / plan.name, overwrite)
-    shutil.copyfile(artifact, model_dir / "1" / plan.platform.model_filename)
-    (model_dir / "config.pbtxt").write_text(render_model_config(plan))
-    (model_dir / LABELS_FILE).write_text("".join(f"{c}\n" for c in meta.class_names))
-    write_json_atomic(model_dir / META_FILE, meta.to_dict())
-    models = [plan.name]
-    if with_preprocess:
-        pre, ens = preprocess_names(plan)
-        pre_dir = _fresh_dir(repo / pre, overwrite)
-        shutil.copyfile(Path(__file__).with_name("python_model.py"), pre_dir / "1" / "model.py")
-        (pre_dir / "config.pbtxt").write_text(render_preprocess_config(plan))
-        write_json_atomic(pre_dir / META_FILE, meta.to_dict())
-        ens_dir = _fresh_dir(repo / ens, overwrite)
-        (ens_dir / "config.pbtxt").write_text(render_ensemble_config(plan))
-        (ens_dir / LABELS_FILE).write_text("".join(f"{c}\n" for c in meta.class_names))
-        models += [pre, ens]
+    names = [plan.name] + (list(preprocess_names(plan)) if with_preprocess else [])
+    with ResultSet(inputs=[artifact, sidecar_path(artifact)], folders=[repo / n for n in names]) as rs:
+        model_dir = _model_dir(rs, repo / plan.name, overwrite)  # every model folder replaced together, or none
+        shutil.copyfile(artifact, model_dir / "1" / plan.platform.model_filename)
+        (model_dir / "config.pbtxt").write_text(render_model_config(plan))
+        (model_dir / LABELS_FILE).write_text("".join(f"{c}\n" for c in meta.class_names))
+        (model_dir / META_FILE).write_text(json.dumps(meta.to_dict(), indent=2) + "\n")
+        if with_preprocess:
+            pre, ens = preprocess_names(plan)
+            pre_dir = _model_dir(rs, repo / pre, overwrite)
+            shutil.copyfile(Path(__file__).with_name("python_model.py"), pre_dir / "1" / "model.py")
+            (pre_dir / "config.pbtxt").write_text(render_preprocess_config(plan))
+            (pre_dir / META_FILE).write_text(json.dumps(meta.to_dict(), indent=2) + "\n")
+            ens_dir = _model_dir(rs, repo / ens, overwrite)
+            (ens_dir / "config.pbtxt").write_text(render_ensemble_config(plan))
+            (ens_dir / LABELS_FILE).write_text("".join(f"{c}\n" for c in meta.class_names))
+        rs.commit()
+    models = names
     return TritonRepo(repo, tuple(models), plan.notes)

@@ -132,12 +132,81 @@ def explain_start_failure(message: str) -> str:
     return (errors[-1] if errors else message.strip().splitlines()[-1] if message.strip() else "unknown error")[:300]
 
 
-def make_infer_func(classifier: Any) -> Callable[[List[Any]], List[Dict[str, np.ndarray]]]:
-    """PyTriton infer function over one Classifier: a list of requests → one response dict each."""
+def check_request(batch: Any) -> np.ndarray:
+    """A request's ``faces_uint8`` as it must be before preprocessing: ``[N,H,W,3]`` uint8 with N, H, W >= 1
+    and H, W <= 4096. Raises ``ValueError`` with one line (what was sent, what is expected)."""
+    arr = np.asarray(batch)
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3 or min(arr.shape[:3], default=0) < 1 or max(arr.shape[1:3]) > 4096:
+        raise ValueError(f"{INPUT}: got {arr.dtype} {list(arr.shape)}, expected [N,H,W,3] uint8 faces with N, H, W >= 1 "
+                         f"and H, W <= 4096")
+    return arr
+
+
+def _input_of(request: Any) -> Any:
+    try:
+        return request[INPUT]
+    except (KeyError, TypeError, IndexError):
+        raise ValueError(f"request without {INPUT}; expected one [N,H,W,3] uint8 input named {INPUT}") from None
+
+
+class Drain:
+    """In-flight request count for a graceful stop: :meth:`close` refuses new requests (one line), and
+    :meth:`wait` blocks until those already running have answered (bounded), before Triton is stopped."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._open = True
+
+    def enter(self) -> None:
+        """Count one request in; ``ValueError`` once closed."""
+        with self._cond:
+            if not self._open:
+                raise ValueError("the server is shutting down; expected a retry against a running server")
+            self._in_flight += 1
+
+    def leave(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._open = False
+
+    def wait(self, timeout_s: float) -> bool:
+        """True when every in-flight request answered within ``timeout_s``."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+
+def make_infer_func(classifier: Any, drain: Optional[Drain] = None) -> Callable[[List[Any]], List[Dict[str, np.ndarray]]]:
+    """PyTriton infer function over one Classifier: a list of requests → one response dict each
+    (counted in ``drain`` when given, so a stop can let them finish)."""
+    if drain is None:
+        return _infer_func(classifier)
+    inner = _infer_func(classifier)
+
+    def counted(requests: List[Any]) -> List[Dict[str, np.ndarray]]:
+        drain.enter()
+        try:
+            return inner(requests)
+        finally:
+            drain.leave()
+
+    return counted
+
+
+def _infer_func(classifier: Any) -> Callable[[List[Any]], List[Dict[str, np.ndarray]]]:
     from ran_edge.runtime.classifier import model_input
 
     def infer(requests: List[Any]) -> List[Dict[str, np.ndarray]]:
-        parts = [model_input(np.asarray(r[INPUT]), classifier.meta) for r in requests]
+        checked = [check_request(_input_of(r)) for r in requests]  # before any preprocessing or inference
+        parts = [model_input(a, classifier.meta) for a in checked]
         x = np.concatenate(parts) if len(parts) > 1 else parts[0]
         k = classifier.meta.preset.num_regions if classifier.input_kind.value == "regions" else 1
         preds = classifier._run(x)
@@ -162,6 +231,7 @@ class TritonServer:
         self.options = options
         self._triton: Any = None
         self._classifiers: List[Any] = []
+        self.drain = Drain()
 
     @property
     def http_url(self) -> str:
@@ -198,7 +268,7 @@ class TritonServer:
             model_config, lead = ModelConfig(batching=False), (-1,)
         try:
             self._triton = Triton(config=config)
-            self._triton.bind(model_name=opts.model_name, infer_func=[make_infer_func(clf) for clf in self._classifiers],
+            self._triton.bind(model_name=opts.model_name, infer_func=[make_infer_func(clf, self.drain) for clf in self._classifiers],
                               inputs=[Tensor(name=INPUT, dtype=np.uint8, shape=lead + (-1, -1, 3))],
                               outputs=[Tensor(name="logits", dtype=np.float32, shape=lead + (c,)),
                                        Tensor(name="region_weights", dtype=np.float32, shape=lead + (k,)),
@@ -211,7 +281,9 @@ class TritonServer:
         return self
 
     def stop(self) -> None:
-        """Stop Triton (waits up to ``exit_timeout_s`` for in-flight requests) and release the runners."""
+        """Refuse new requests, let in-flight ones answer (up to ``exit_timeout_s``), stop Triton, release the runners."""
+        self.drain.close()
+        self.drain.wait(self.options.exit_timeout_s)
         triton, self._triton = self._triton, None
         if triton is not None:
             triton.stop()

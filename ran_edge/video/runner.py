@@ -16,6 +16,7 @@ from typing import Any, Callable, List, Optional
 
 from ran_edge._lazy import is_available, require
 from ran_edge.errors import RanEdgeError
+from ran_edge.outputs import ResultSet
 from ran_edge.video.events import EventWriter
 from ran_edge.video.overlay import draw_results
 from ran_edge.video.pipeline import FaceResult, Pipeline
@@ -42,16 +43,21 @@ class RunSummary:
     interrupted: bool = False
     wall_s: float = 0.0
     outputs: list = field(default_factory=list)
+    resized: int = 0  # frames scaled to the video's frame size (sources with mixed frame sizes)
 
 
 class VideoSink:
     """``cv2.VideoWriter`` opened on the first frame (its size is known then)."""
 
-    def __init__(self, path: Path, fps: float):
+    def __init__(self, path: Path, fps: float, shown: Optional[Path] = None):
+        """``path``: the file written (a staged path); ``shown``: the path named in messages (the target)."""
         self.path, self.fps, self._w = Path(path), float(fps), None
+        self.shown = Path(shown) if shown is not None else self.path
         if self.path.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov"):
-            raise RanEdgeError(f"--out {self.path}: unsupported video type; expected .mp4 (mp4v) or .avi (MJPG)")
+            raise RanEdgeError(f"--out {self.shown}: unsupported video type; expected .mp4 (mp4v) or .avi (MJPG)")
         self.frames = 0
+        self.resized = 0  # frames of another size than the first, scaled to it (a video has one frame size)
+        self._size: Optional[tuple] = None
 
     def write(self, frame: Any) -> None:
         cv2 = require("cv2", feature="writing video")
@@ -59,9 +65,13 @@ class VideoSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             code = "MJPG" if self.path.suffix.lower() == ".avi" else "mp4v"
             h, w = frame.shape[:2]
+            self._size = (w, h)
             self._w = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*code), self.fps, (w, h))
             if not self._w.isOpened():
-                raise RanEdgeError(f"--out {self.path}: OpenCV cannot write this file; expected a writable .mp4 or .avi path")
+                raise RanEdgeError(f"--out {self.shown}: OpenCV cannot write this file; expected a writable .mp4 or .avi path")
+        if (frame.shape[1], frame.shape[0]) != self._size:  # VideoWriter would drop it silently
+            frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
+            self.resized += 1
         self._w.write(frame)
         self.frames += 1
 
@@ -117,12 +127,18 @@ def run_video(source: FrameSource, pipeline: Pipeline, outputs: RunOutputs,
     """
     clock, summary = pipeline.clock, RunSummary()
     cv2 = _check_show() if outputs.show else None
-    sink = VideoSink(outputs.video, source.fps) if outputs.video else None
-    events = EventWriter(outputs.jsonl, pipeline.class_names) if outputs.jsonl else None
+    result = ResultSet([p for p in (outputs.video, outputs.jsonl) if p])  # video + JSONL appear together
+    try:
+        sink = VideoSink(result.path(outputs.video), source.fps, outputs.video) if outputs.video else None
+        events = EventWriter(result.path(outputs.jsonl), pipeline.class_names) if outputs.jsonl else None
+    except BaseException:
+        result.__exit__(None, None, None)
+        raise
     bar = _progress(source, outputs)
     t_start = time.perf_counter()
     frames = iter(source)
     interrupt = _InterruptBetweenFrames()
+    finished = False
     try:
         with interrupt:
             while not outputs.max_frames or summary.frames < outputs.max_frames:
@@ -153,20 +169,27 @@ def run_video(source: FrameSource, pipeline: Pipeline, outputs: RunOutputs,
                         events.write(frame.index, frame.timestamp, results)
                 if bar is not None:
                     bar.update(1)
+        finished = True
     except KeyboardInterrupt:  # a second Ctrl-C, or Ctrl-C outside the main thread
-        summary.interrupted = True
+        summary.interrupted = finished = True
     finally:
         if bar is not None:
             bar.close()
         if sink is not None:
             sink.close()
-            summary.outputs.append(str(sink.path))
+            summary.resized = sink.resized
         if events is not None:
             events.close()
-            summary.outputs.append(str(events.path))
         source.close()
         if cv2 is not None:
             cv2.destroyAllWindows()
+        try:
+            if finished:  # whole frames in both files (also after Ctrl-C); after an error, neither file
+                if sink is not None and sink.frames == 0:
+                    result.drop(outputs.video)
+                summary.outputs = [str(p) for p in result.commit()]
+        finally:
+            result.__exit__(None, None, None)
         summary.wall_s = time.perf_counter() - t_start
     return summary
 

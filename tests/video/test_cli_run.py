@@ -104,7 +104,13 @@ def test_ctrl_c_finishes_the_output_files(short_video, tiny_artifacts, tmp_path)
                              str(tiny_artifacts["faces"]), "--detector", "hog", "--out", str(out), "--jsonl", str(jsonl),
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while time.time() < deadline and (not jsonl.exists() or jsonl.read_text().count("\n") < 10):
+
+    def staged_lines() -> int:  # outputs are staged beside their targets until the run ends (a result set)
+        staged = list(tmp_path.glob(".ran-edge-stage-*/int.jsonl"))
+        return staged[0].read_text().count("\n") if staged else 0
+
+    while time.time() < deadline and staged_lines() < 10:
+        assert not jsonl.exists(), "the JSONL appeared before the run ended"
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)

@@ -1,0 +1,56 @@
+"""SIGINT at random points of real commands: the result is complete or absent, never half there, and the
+command ends with one line (issue #15 finding 3: a SIGINT during plotting left bench.json without bench.md)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.helpers import staging_left
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+
+def _interrupt(argv: list, delay: float) -> subprocess.CompletedProcess:
+    proc = subprocess.Popen([sys.executable, "-m", "ran_edge", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("delay", [2.0, 4.5, 6.5])
+def test_export_interrupted_anywhere(arts, tmp_path, delay):
+    out = tmp_path / "e.onnx"
+    proc = _interrupt(["export", str(arts["pt"]), "--out", str(out)], delay)
+    assert proc.returncode in (0, 130), proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    side = Path(str(out) + ".json")
+    assert out.exists() == side.exists(), ("an ONNX without its sidecar (or the reverse)", proc.stderr[-2000:])
+    if out.exists():
+        from ran_edge.artifact import sha256_file
+
+        assert json.loads(side.read_text())["extra"]["onnx_sha256"] == sha256_file(out)
+    assert not staging_left(tmp_path)
+
+
+@pytest.mark.parametrize("delay", [3.0, 5.0, 7.0])
+def test_bench_interrupted_anywhere(arts, tmp_path, delay):
+    out = tmp_path / "b"
+    proc = _interrupt(["bench", str(arts["onnx"]), "--batch", "1,2", "--iters", "3", "--warmup", "0", "--suites", "clean",
+                       "--data", "synthetic:n_test=8,size=32", "--no-progress", "--out", str(out)], delay)
+    assert proc.returncode in (0, 130), proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert (out / "bench.json").exists() == (out / "bench.md").exists(), "bench.json without bench.md (or the reverse)"
+    if (out / "bench.md").exists():
+        for png in [line.split("(")[-1].rstrip(")") for line in (out / "bench.md").read_text().splitlines() if line.startswith("![")]:
+            assert (out / png).is_file(), png
+    if out.exists():
+        assert not staging_left(out)
