@@ -1,4 +1,8 @@
-"""Accuracy against labels (with a Wilson 95% interval) and agreement with a reference model (numpy only)."""
+"""Accuracy against labels (with a Wilson 95% interval) and agreement with a reference model (numpy only).
+
+The figures themselves are defined once in :mod:`ran_edge.metrics`; this adds the bench's intervals and
+per-class changes.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ran_edge.bench.stats import wilson_interval
-from ran_edge.metrics import classification_report
+from ran_edge.metrics import agreement, classification_report, top1, wilson_interval
 
 
 def accuracy_record(logits: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
@@ -33,16 +36,12 @@ def agreement_record(logits: np.ndarray, ref_logits: np.ndarray, labels: np.ndar
                      class_names: Sequence[str]) -> dict[str, Any]:
     """How far a model's outputs are from the reference's on the same faces.
 
-    Returns top-1 agreement (with Wilson interval), max and mean |Δlogit|, and per class: the change in
-    how often it is predicted (count) and, with labels, the change in its accuracy (fraction).
+    :func:`ran_edge.metrics.agreement` (``top1_agreement``, ``agree``, max/mean |Δlogit|) plus the agreement's
+    Wilson interval and, per class: the change in how often it is predicted (count) and, with labels, the
+    change in its accuracy (fraction).
     """
-    a, r = np.asarray(logits, np.float64), np.asarray(ref_logits, np.float64)
-    if a.shape != r.shape:
-        raise ValueError(f"logits {a.shape} and reference logits {r.shape} differ in shape")
-    pa, pr = a.argmax(1), r.argmax(1)
-    n = int(a.shape[0])
-    agree = int((pa == pr).sum())
-    diff = np.abs(a - r)
+    rec = agreement(logits, ref_logits)
+    pa, pr = top1(logits), top1(ref_logits)
     per_class: dict[str, dict[str, Any]] = {}
     for c, name in enumerate(class_names):
         entry: dict[str, Any] = {"predicted_count_delta": int((pa == c).sum() - (pr == c).sum())}
@@ -50,7 +49,4 @@ def agreement_record(logits: np.ndarray, ref_logits: np.ndarray, labels: np.ndar
             mask = np.asarray(labels) == c
             entry["accuracy_delta"] = (float((pa[mask] == c).mean() - (pr[mask] == c).mean()) if mask.any() else None)
         per_class[name] = entry
-    return {"n": n, "top1_agreement": agree / n if n else None, "agree": agree,
-            "top1_agreement_ci95": wilson_interval(agree, n).to_dict(),
-            "max_abs_dlogit": float(diff.max()) if n else None, "mean_abs_dlogit": float(diff.mean()) if n else None,
-            "per_class": per_class}
+    return {**rec, "top1_agreement_ci95": wilson_interval(rec["agree"], rec["n"]).to_dict(), "per_class": per_class}

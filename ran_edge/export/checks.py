@@ -20,6 +20,7 @@ from ran_edge.artifact import InputKind, read_sidecar
 from ran_edge.errors import RanEdgeError
 from ran_edge.export.findings import CheckResult, Finding, Severity, result_of
 from ran_edge.export.io import OUTPUT_NAMES, GraphIO, example_inputs
+from ran_edge.metrics import top1_agreement
 
 PARITY_SAMPLES = 32
 PARITY_ATOL = 1e-4
@@ -133,7 +134,7 @@ def _compare(name: str, outputs: dict[str, np.ndarray], reference: dict[str, np.
         if not np.isfinite(diff) or excess > atol:
             msg = f"{name} vs torch eager: max |Δ{out}| = {diff:.3g} > {atol:g} (+{PARITY_RTOL:g}·|x|)"
             found.append(Finding("parity", Severity.ERROR, msg))
-    figures["top1_agreement"] = float(np.mean(outputs["logits"].argmax(1) == reference["logits"].argmax(1)))
+    figures["top1_agreement"] = top1_agreement(outputs["logits"], reference["logits"])
     return result_of(found, parity={"backend": name, "samples": int(reference["logits"].shape[0]), "atol": atol, **figures})
 
 

@@ -116,9 +116,9 @@ def _compare(fp32_logits: np.ndarray, other: np.ndarray) -> dict[str, Any]:
     finite = bool(np.all(np.isfinite(other)))
     diff = float(np.max(np.abs(other - fp32_logits))) if finite else float("inf")
     scale = float(np.max(np.abs(fp32_logits))) or 1.0
-    return {"top1_agreement": float(np.mean(other.argmax(1) == fp32_logits.argmax(1))) if finite else
-            float(np.mean(np.nan_to_num(other, nan=-np.inf).argmax(1) == fp32_logits.argmax(1))),
-            "max_abs_logit_diff": diff, "max_rel_logit_diff": diff / scale, "finite": finite}
+    from ran_edge.metrics import top1_agreement
+
+    return {"top1_agreement": top1_agreement(other, fp32_logits), "max_abs_logit_diff": diff, "max_rel_logit_diff": diff / scale, "finite": finite}
 
 
 def analyse_fp16(model: Any, feeds: Iterable[Mapping[str, np.ndarray]], log: Callable[[str], None] = print) -> tuple[Fp16Report, Any]:
