@@ -115,17 +115,18 @@ def step_evaluate(cfg: DemoConfig, report: DemoReport, checkpoint: Path, log: Lo
     """Evaluate clean (both execution paths), occlusion and pose suites; writes eval.json."""
     from ran_edge.artifact import write_json_atomic
     from ran_edge.model.checkpoint import load_checkpoint
-    from ran_edge.train.evaluate import ExecutionPath, evaluate
+    from ran_edge.artifact import RegionPath
+    from ran_edge.train.evaluate import evaluate
 
     t0 = time.perf_counter()
     model, _ = load_checkpoint(checkpoint)
     suites = load_suites(cfg)
-    result = evaluate(model, suites["clean"], ExecutionPath.REGION_BATCH)
-    per_region = evaluate(model, suites["clean"], ExecutionPath.PER_REGION)
+    result = evaluate(model, suites["clean"], RegionPath.REGION_BATCH)
+    per_region = evaluate(model, suites["clean"], RegionPath.PER_REGION)
     result["per_region_path_accuracy"] = per_region["accuracy"]
     result["suites"] = {}
     for name, ds in suites.items():
-        rep = result if name == "clean" else evaluate(model, ds, ExecutionPath.REGION_BATCH)
+        rep = result if name == "clean" else evaluate(model, ds, RegionPath.REGION_BATCH)
         result["suites"][name] = {"accuracy": rep["accuracy"], "n": rep["n"],
                                   "per_class_accuracy": rep["per_class_accuracy"]}
         log(f"[eval] {name:>9s}: accuracy {rep['accuracy']:.4f} on {rep['n']} faces")

@@ -71,15 +71,15 @@ def onnx_logits(path: str | Path, images: Sequence[np.ndarray], meta: ArtifactMe
 
     ``exact_qdq=None`` takes the file's own execution mode from its sidecar (see the module docstring).
     """
-    from ran_edge.export.checks import ort_session
-    from ran_edge.runtime.ort_runner import exact_qdq_for
+    from ran_edge.runtime.ort_runner import cpu_runner, exact_qdq_for
 
     if exact_qdq is None:
         exact_qdq = exact_qdq_for(read_sidecar(path))
-    sess = ort_session(path, threads, exact_qdq=exact_qdq)
     fixed = meta.outputs[0].shape[0]
     step = fixed if fixed > 0 else batch_size
-    out = [sess.run(["logits"], feed_for_images(images[s:s + step], meta))[0] for s in range(0, len(images), step)]
+    with cpu_runner(path, threads, exact_qdq=exact_qdq) as runner:
+        out = [runner.infer(feed_for_images(images[s:s + step], meta), check=False)["logits"]
+               for s in range(0, len(images), step)]
     return np.concatenate(out) if out else np.zeros((0, len(meta.class_names)), np.float32)
 
 
