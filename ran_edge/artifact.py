@@ -46,6 +46,13 @@ class RegionPath(str, enum.Enum):
         """The model input this path takes: the region batch for ``fused``, aligned faces otherwise."""
         return InputKind.REGIONS if self is RegionPath.FUSED else InputKind.FACES
 
+    @classmethod
+    def of_meta(cls, meta: Any) -> "RegionPath":
+        """The region path an exported artifact implements, from its sidecar (``extra.structure``, input kind)."""
+        if str(getattr(meta, "extra", {}).get("structure", "")) == cls.PER_REGION.value:
+            return cls.PER_REGION
+        return cls.FUSED if getattr(meta.input_kind, "value", meta.input_kind) == "regions" else cls.REGION_BATCH
+
 
 class Backend(str, enum.Enum):
     """Who runs a model. ``auto`` / ``all`` are the bench's selections (the file's own runner / every installed
@@ -63,6 +70,11 @@ class Backend(str, enum.Enum):
     @classmethod
     def _missing_(cls, value: object) -> "Backend | None":
         return cls.ORT if value == "ort" else None
+
+    @property
+    def package(self) -> str:
+        """The Python package that must import for this backend (``auto``/``all``: none of their own)."""
+        return {"trt": "tensorrt", "onnxruntime": "onnxruntime", "torchscript": "torch", "torch": "torch"}.get(self.value, "")
 
     @property
     def short(self) -> str:

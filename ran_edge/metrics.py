@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -82,6 +82,20 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> Interval:
     return Interval(low, high, level, "wilson")
 
 
+def bootstrap_interval(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean,
+                       n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+    """Percentile bootstrap interval of ``statistic`` over ``values`` (resampled with replacement)."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("cannot bootstrap an empty sample")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))
+    stats = np.array([statistic(x[i]) for i in idx])
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
+    return Interval(float(lo), float(hi), level, f"bootstrap-percentile(n={n_boot})")
+
+
 def agreement_lower_bound(agreement: float, n: int, confidence: float) -> float:
     """One-sided Wilson lower bound of an agreement rate measured on ``n`` faces, at ``confidence`` (0: the rate itself).
 
@@ -138,3 +152,44 @@ def accuracy_drop(ref_logits: np.ndarray, logits: np.ndarray, labels: np.ndarray
                  for name in class_names}
     return {"accuracy_ref": a["accuracy"], "accuracy": b["accuracy"],
             "drop_points": round(100.0 * (a["accuracy"] - b["accuracy"]), 3), "per_class_change_points": per_class}
+
+
+# --- the bench's records: accuracy with its interval, agreement with per-class changes --------------------
+
+def accuracy_record(logits: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
+    """Accuracy (0..1) with its 95% Wilson interval, per-class accuracy, confusion matrix, n.
+
+    ``class_names`` must cover every label; logits columns beyond them are an error.
+    """
+    logits = np.asarray(logits, np.float64)
+    labels = np.asarray(labels, np.int64)
+    if logits.ndim != 2 or logits.shape[0] != labels.shape[0]:
+        raise ValueError(f"logits {logits.shape} and labels {labels.shape} do not match")
+    if logits.shape[1] != len(class_names):
+        raise ValueError(f"logits have {logits.shape[1]} classes, class_names {len(class_names)}")
+    pred = logits.argmax(1) if len(labels) else labels
+    rep = classification_report(labels, pred, class_names)
+    correct = int((pred == labels).sum())
+    rep["correct"] = correct
+    rep["accuracy_ci95"] = wilson_interval(correct, rep["n"]).to_dict()
+    return rep
+
+
+def agreement_record(logits: np.ndarray, ref_logits: np.ndarray, labels: np.ndarray | None,
+                     class_names: Sequence[str]) -> dict[str, Any]:
+    """How far a model's outputs are from the reference's on the same faces.
+
+    :func:`agreement` (``top1_agreement``, ``agree``, max/mean |Δlogit|) plus the agreement's
+    Wilson interval and, per class: the change in how often it is predicted (count) and, with labels, the
+    change in its accuracy (fraction).
+    """
+    rec = agreement(logits, ref_logits)
+    pa, pr = top1(logits), top1(ref_logits)
+    per_class: dict[str, dict[str, Any]] = {}
+    for c, name in enumerate(class_names):
+        entry: dict[str, Any] = {"predicted_count_delta": int((pa == c).sum() - (pr == c).sum())}
+        if labels is not None:
+            mask = np.asarray(labels) == c
+            entry["accuracy_delta"] = (float((pa[mask] == c).mean() - (pr[mask] == c).mean()) if mask.any() else None)
+        per_class[name] = entry
+    return {**rec, "top1_agreement_ci95": wilson_interval(rec["agree"], rec["n"]).to_dict(), "per_class": per_class}

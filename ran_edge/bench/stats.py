@@ -7,13 +7,13 @@ Standard deviations are sample standard deviations (``ddof=1``); one sample has 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ran_edge.metrics import Z95, Interval, wilson_interval  # noqa: F401  (re-exported)
+from ran_edge.metrics import Z95, Interval, bootstrap_interval, wilson_interval  # noqa: F401  (re-exported)
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -46,20 +46,6 @@ def summarize(samples: Sequence[float] | np.ndarray) -> Summary:
 def ns_to_ms(ns: Sequence[int] | np.ndarray) -> np.ndarray:
     """Nanoseconds (``perf_counter_ns``) → milliseconds, float64."""
     return np.asarray(ns, dtype=np.float64) / 1e6
-
-
-def bootstrap_interval(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean,
-                       n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
-    """Percentile bootstrap interval of ``statistic`` over ``values`` (resampled with replacement)."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        raise ValueError("cannot bootstrap an empty sample")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    stats = np.array([statistic(x[i]) for i in idx])
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
-    return Interval(float(lo), float(hi), level, f"bootstrap-percentile(n={n_boot})")
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

@@ -24,9 +24,6 @@ NATIVE = {"checkpoint": (Backend.TORCH,), "random": (Backend.TORCH,), "onnx": (B
           "torchscript": (Backend.TORCHSCRIPT,), "engine": (Backend.TRT,)}
 #: backends a checkpoint can reach by exporting itself first.
 VIA_EXPORT = (Backend.TORCHSCRIPT, Backend.ONNXRUNTIME)
-#: package that must import for each backend.
-BACKEND_PACKAGE = {Backend.TORCH: "torch", Backend.TORCHSCRIPT: "torch", Backend.ONNXRUNTIME: "onnxruntime",
-                   Backend.TRT: "tensorrt"}
 
 
 def artifact_kind(artifact: str) -> str:
@@ -41,14 +38,6 @@ def artifact_kind(artifact: str) -> str:
         raise RanEdgeError(f"{artifact}: unknown artifact type {suffix or '(no suffix)'!r}; expected .onnx, .ts, .engine "
                            "or a .pt checkpoint")
     return kind.value
-
-
-def path_of_meta(meta: Any) -> RegionPath:
-    """The region path an exported artifact implements, from its sidecar."""
-    if str(getattr(meta, "extra", {}).get("structure", "")) == RegionPath.PER_REGION.value:
-        return RegionPath.PER_REGION
-    kind = getattr(meta.input_kind, "value", meta.input_kind)
-    return RegionPath.FUSED if kind == "regions" else RegionPath.REGION_BATCH
 
 
 @dataclass(frozen=True)
@@ -131,7 +120,7 @@ class Subject:
 
 
 def _check_backend_installed(backend: Backend, artifact: str) -> None:
-    pkg = BACKEND_PACKAGE[backend]
+    pkg = backend.package
     if not is_available(pkg):
         extra = {"torch": "export", "onnxruntime": "quantize", "tensorrt": "trt"}[pkg]
         raise RanEdgeError(f"backend {backend.value} for {artifact}: '{pkg}' is not installed; "
@@ -139,7 +128,7 @@ def _check_backend_installed(backend: Backend, artifact: str) -> None:
 
 
 def _installed(backends: tuple[Backend, ...]) -> list[Backend]:
-    return [b for b in backends if is_available(BACKEND_PACKAGE[b])]
+    return [b for b in backends if is_available(b.package)]
 
 
 def _wanted(cfg: BenchConfig, kind: str) -> list[Backend]:
@@ -158,7 +147,7 @@ def _file_specs(artifact: str, kind: str, cfg: BenchConfig) -> list[SubjectSpec]
     if not Path(artifact).is_file():
         raise RanEdgeError(f"artifact not found: {artifact}")
     meta = read_sidecar(artifact)  # not a RAN artifact → one-line error
-    own = path_of_meta(meta)
+    own = RegionPath.of_meta(meta)
     wanted = _wanted(cfg, kind)
     backends = [b for b in wanted if b in NATIVE[kind]] if wanted else [NATIVE[kind][0]]
     if not backends:
@@ -202,7 +191,7 @@ def plan_subjects(cfg: BenchConfig) -> list[SubjectSpec]:
         specs += _file_specs(artifact, kind, cfg) if kind in ("onnx", "torchscript", "engine") else _model_specs(artifact, kind, cfg)
     from ran_edge._lazy import require
 
-    for pkg in dict.fromkeys(BACKEND_PACKAGE[s.backend] for s in specs):
+    for pkg in dict.fromkeys(s.backend.package for s in specs):
         require(pkg, "bench")
     if any(s.kind in ("checkpoint", "random") for s in specs):
         require("ran_edge.model.checkpoint", "bench")
