@@ -51,18 +51,18 @@ def build_models(work: Path, calib_num: int) -> dict[str, Path]:
 
 
 def time_models(paths: dict[str, Path], batch: int, repeat: int, warmup: int, threads: int) -> dict[str, dict[str, float]]:
-    from ran_edge.export.checks import ort_session
+    from ran_edge.runtime.ort_runner import cpu_runner
 
-    sessions = {name: ort_session(p, threads) for name, p in paths.items()}
+    sessions = {name: cpu_runner(p, threads) for name, p in paths.items()}
     x = np.random.default_rng(0).random((batch, 3, 224, 224), dtype=np.float32)
     for sess in sessions.values():
         for _ in range(warmup):
-            sess.run(None, {"faces": x})
+            sess.infer({"faces": x}, check=False)
     times: dict[str, list[float]] = {name: [] for name in sessions}
     for _ in range(repeat):
         for name, sess in sessions.items():
             t0 = time.perf_counter()
-            sess.run(None, {"faces": x})
+            sess.infer({"faces": x}, check=False)
             times[name].append(1000.0 * (time.perf_counter() - t0))
     return {name: {"median_ms": statistics.median(t), "p10_ms": float(np.percentile(t, 10)),
                    "p90_ms": float(np.percentile(t, 90)), "runs": len(t)} for name, t in times.items()}

@@ -58,9 +58,9 @@ def test_accuracy_and_agreement(tiny_bench):
         assert ci["low"] <= r["accuracy"] <= ci["high"] and ci["method"] == "wilson"
         assert sum(map(sum, r["confusion"])) == 24 and r["correct"] == round(r["accuracy"] * 24)
     ort = recs[("onnxruntime", "region-batch")]["reference"]
-    assert ort["top1_agreement"] == 1.0 and ort["max_abs_dlogit"] < 1e-3  # ONNX vs torch eager: same model
+    assert ort["top1_agreement"] == 1.0 and ort["max_abs_logit_diff"] < 1e-3  # ONNX vs torch eager: same model
     per_region = recs[("torch", "per-region")]["reference"]
-    assert per_region["top1_agreement"] == 1.0 and per_region["max_abs_dlogit"] < 1e-4
+    assert per_region["top1_agreement"] == 1.0 and per_region["max_abs_logit_diff"] < 1e-4
     assert recs[("torch", "region-batch")]["reference"] is None  # the reference itself
     acc = {r["accuracy"] for r in recs.values()}
     assert len(acc) == 1  # every path and backend classifies the same faces the same way
