@@ -15,7 +15,7 @@ def test_reports_are_written_and_valid(tiny_bench):
     assert len(tiny_bench.plots) >= 2 and all(p.stat().st_size > 1000 for p in tiny_bench.plots)
     doc = json.loads((out / "bench.json").read_text())
     validate(doc)
-    assert doc["schema"] == "ran-edge-bench" and doc["schema_version"] == 1
+    assert doc["schema"] == "ran-edge-bench" and doc["schema_version"] == 2
     assert doc["machine"]["cpu"]["logical_cores"] >= 1
     assert doc["machine"]["versions"]["onnxruntime"] and doc["machine"]["command_line"][:2] == ["ran-edge", "bench"]
     md = tiny_bench.md_path.read_text()
