@@ -7,13 +7,11 @@ from __future__ import annotations
 
 from ran_edge.engine.meta import DeviceEnv, check_engine, engine_meta, engine_problems
 from ran_edge.engine.options import BatchProfile, BuildRequest, CalibKind, CalibSource, Int8Method
-from ran_edge.engine.pipeline import BuildJob, BuildResult, build_engine_from_source
 from ran_edge.engine.plan import BuildPlan, PrecisionPath, PreStep, ProfileShape, plan_build, plan_table
 from ran_edge.engine.trtexec import format_command, trtexec_command
 from ran_edge.engine.versions import TARGET_VERSIONS, TrtVersion, fast_precisions, resolve_built_precision
 
-__all__ = ["BatchProfile", "BuildJob", "BuildPlan", "BuildRequest", "BuildResult", "CalibKind", "CalibSource", "DeviceEnv",
-           "Int8Method", "build_engine_from_source",
+__all__ = ["BatchProfile", "BuildPlan", "BuildRequest", "CalibKind", "CalibSource", "DeviceEnv", "Int8Method",
            "PreStep", "PrecisionPath", "ProfileShape", "TARGET_VERSIONS", "TrtVersion", "check_engine", "engine_meta",
            "engine_problems", "fast_precisions", "format_command", "plan_build", "plan_table",
            "resolve_built_precision", "trtexec_command"]
