@@ -1,6 +1,7 @@
 """Short GPU bench for ran-edge (run by benchmarks/gpu_check.sh): a full-size RAN (ResNet-18 trunk, ferplus6,
-224 px, random init) exported to ONNX, built as fp32 / fp16 / int8 TensorRT engines through ``ran-edge
-build-engine``, then timed with the TrtRunner (plain and CUDA graph) and compared with ONNX Runtime on CPU.
+224 px, random init) exported to ONNX, built as fp32 / fp16 / int8 TensorRT engines by
+``ran_edge.engine.pipeline.build_engine_from_source`` (what ``ran-edge build-engine`` runs), then timed with
+the TrtRunner (plain and CUDA graph) and compared with ONNX Runtime on CPU.
 
 Writes ``gpu_bench.json`` and ``gpu_bench.md`` into ``--out``. Random-init weights: logit deltas are
 meaningful, top-1 agreement much less so (near-uniform probabilities); the trained-model parity checks
@@ -32,15 +33,22 @@ def _time(fn, iters: int) -> Dict[str, float]:
 
 
 def _engines(onnx: Path, out: Path, calib_num: int) -> Dict[str, Any]:
-    from ran_edge.cli.main import main
+    from ran_edge.engine import BatchProfile, BuildRequest, CalibKind, CalibSource
+    from ran_edge.engine.pipeline import BuildJob, build_engine_from_source
+    from ran_edge.errors import RanEdgeError
 
     built = {}
     for prec in ("fp32", "fp16", "int8"):
         engine = out / f"ran.{prec}.engine"
-        extra = ["--calib-data", "synthetic", "--calib-num", str(calib_num)] if prec == "int8" else []
+        calib = CalibSource(CalibKind.SYNTHETIC) if prec == "int8" else CalibSource()
+        request = BuildRequest(precision=prec, batch=BatchProfile(1, 8, 16), calib=calib, timing_cache=str(out / "timing.cache"))
         t = time.perf_counter()
-        rc = main(["build-engine", str(onnx), "--precision", prec, "--batch", "1,8,16", "--timing-cache",
-                   str(out / "timing.cache"), "--out", str(engine), *extra])
+        try:
+            build_engine_from_source(BuildJob(source=onnx, out=engine, request=request, calib_num=calib_num))
+            rc = 0
+        except (RanEdgeError, OSError, MemoryError) as exc:  # what 'ran-edge build-engine' reports as exit 1
+            print(f"build {prec}: error: {' '.join(str(exc).split())}")
+            rc = 1
         built[prec] = {"rc": rc, "wall_s": round(time.perf_counter() - t, 1), "path": str(engine) if rc == 0 else None}
     return built
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from ran_edge.cli.common import add_trust_flag
 
 HELP = "benchmark artifacts (speed, memory, accuracy vs labels and vs the FP32 reference) or compare two reports"
 
@@ -36,8 +40,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "sequential: one at a time (per-configuration power/energy)")
     p.add_argument("--device", type=int, default=0, help="GPU index (TensorRT, ONNX Runtime CUDA)")
     p.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"], help="device for checkpoints run by torch")
-    from ran_edge.cli.common import add_trust_flag
-
     add_trust_flag(p)
     p.add_argument("--out", default="bench-out", help="report folder (bench.json, bench.md, PNGs)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -46,17 +48,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="print a diff table of two bench.json files; exit 3 past a regression threshold")
     p.add_argument("--max-regression", default="5%", help="allowed per-face p50 latency increase for --compare (default 5%%)")
     p.add_argument("--max-accuracy-drop", default="1%", help="allowed accuracy drop, absolute, for --compare (default 1%%)")
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from ran_edge.bench.compare import (EXIT_REGRESSION, compare_reports, format_comparison, load_report,
-                                        parse_fraction)
-
-    max_reg, max_drop = parse_fraction(args.max_regression), parse_fraction(args.max_accuracy_drop)
-    old, new = (load_report(p) for p in args.compare)
-    result = compare_reports(old, new, max_reg, max_drop)
-    print(format_comparison(result, max_reg, max_drop))
-    return EXIT_REGRESSION if result.regressed else 0
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -75,34 +66,23 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from pathlib import Path
-
+    from ran_edge.bench.config import BenchConfig
+    from ran_edge.bench.session import compare_report_files, run_and_report
     from ran_edge.errors import RanEdgeError
 
     if args.compare:
         if args.artifacts:
             raise RanEdgeError("--compare takes two bench.json files and no artifacts")
-        return _compare(args)
-    from ran_edge.bench.config import BenchConfig
-    from ran_edge.bench.run import run_bench
-
+        return compare_report_files(*args.compare, args.max_regression, args.max_accuracy_drop)
     if not args.artifacts:
         raise RanEdgeError("no artifact given; expected one or more .onnx/.ts/.engine/.pt files or random:full")
     _check(args)
-    suites = () if args.suites.strip() == "none" else args.suites
     cfg = BenchConfig(artifacts=tuple(args.artifacts), out=Path(args.out), backends=args.backend, batches=args.batch,
                       warmup=args.warmup, iters=None if args.seconds else (args.iters or 50), seconds=args.seconds,
-                      threads=args.threads, data=args.data, suites=suites,
-                      lists_dir=Path(args.lists) if args.lists else None, reference=args.reference,
-                      paths=args.paths, measure=args.measure, schedule=args.schedule, max_faces=args.max_faces, plots=not args.no_plots,
+                      threads=args.threads, data=args.data, suites=() if args.suites.strip() == "none" else args.suites,
+                      lists_dir=Path(args.lists) if args.lists else None, reference=args.reference, paths=args.paths,
+                      measure=args.measure, schedule=args.schedule, max_faces=args.max_faces, plots=not args.no_plots,
                       progress=not args.no_progress, device=args.device, torch_device=args.torch_device,
-                      trust_checkpoint=args.trust_checkpoint,
-                      argv=tuple(["ran-edge"] + sys.argv[1:]))
-    result = run_bench(cfg)
-    rows = result.doc["speed"] + result.doc["accuracy"]
-    failed = sum(r["status"] == "error" for r in rows)
-    print(f"bench report: {result.md_path}" + (f" ({failed} configuration(s) failed, see the table)" if failed else ""))
-    if failed == len(rows):
-        raise RanEdgeError(f"every configuration failed ({failed} of {len(rows)}), nothing was measured; see {result.md_path}")
+                      trust_checkpoint=args.trust_checkpoint, argv=tuple(["ran-edge"] + sys.argv[1:]))
+    run_and_report(cfg)
     return 0

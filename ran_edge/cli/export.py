@@ -67,16 +67,10 @@ def run(args: argparse.Namespace) -> int:
         export_onnx(model, args.out, input_kind=kind, opset=args.opset or DEFAULT_OPSET, batch=args.batch,
                     simplify=not args.no_simplify, checkpoint_path=args.checkpoint)
         return 0
-    from pathlib import Path
+    from ran_edge.export.pair import export_onnx_with_fp16
 
-    from ran_edge.export.fp16 import analyse_and_convert, fp16_path
-    from ran_edge.outputs import ResultSet
-
-    with ResultSet(outs, inputs=[args.checkpoint]) as rs:  # the FP32 and FP16 files appear together, or neither
-        staged = [rs.path(p) for p in outs][0]
-        export_onnx(model, staged, input_kind=kind, opset=args.opset or DEFAULT_OPSET, batch=args.batch,
-                    simplify=not args.no_simplify, checkpoint_path=args.checkpoint)
-        analyse_and_convert(staged, data=args.fp16_data, num=args.fp16_num)
-        rs.commit()
-    print(f"wrote {args.out} and {fp16_path(Path(args.out))} with their sidecars")
+    fp16 = export_onnx_with_fp16(model, args.out, outs, checkpoint=args.checkpoint, input_kind=kind,
+                                 opset=args.opset or DEFAULT_OPSET, batch=args.batch, simplify=not args.no_simplify,
+                                 fp16_data=args.fp16_data, fp16_num=args.fp16_num)
+    print(f"wrote {args.out} and {fp16} with their sidecars")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 HELP = "run a model on video: detect, track and classify faces; write an annotated video and JSONL events"
@@ -45,11 +44,10 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ran_edge.errors import RanEdgeError
-    from ran_edge.video.detect import make_detector
-    from ran_edge.video.pipeline import Pipeline, PipelineConfig
-    from ran_edge.video.runner import RunOutputs, run_video
+    from ran_edge.video.pipeline import PipelineConfig
+    from ran_edge.video.runner import RunOutputs
+    from ran_edge.video.session import VideoSession, check_model, run_session
     from ran_edge.video.smooth import SmoothConfig, Smoother
-    from ran_edge.video.source import open_source
     from ran_edge.video.track import IouTracker, TrackerConfig
 
     config = PipelineConfig(detect_every=args.detect_every, max_faces=args.max_faces, kernel_device=args.kernel_device)
@@ -58,34 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames < 0:
         raise RanEdgeError(f"--max-frames must be >= 0, got {args.max_frames}")
     _check(args)
-    if not Path(args.model).is_file():
-        raise RanEdgeError(f"--model {args.model}: artifact not found; expected an .onnx/.engine/.ts file made by "
-                           "'ran-edge export' or 'ran-edge build-engine'")
-    source = open_source(args.source, fps=args.fps)
-    try:
-        detector = make_detector(args.detector)
-        from ran_edge.runtime import load
-
-        classifier = load(args.model, backend=args.backend)
-    except BaseException:
-        source.close()
-        raise
-    with classifier:
-        pipe = Pipeline(classifier, detector, tracker, smoother, config)
-        outputs = RunOutputs(args.out, args.jsonl, args.show, not args.no_progress, args.max_frames)
-        summary = run_video(source, pipe, outputs)
-    stats = source.stats
-    what = "interrupted after" if summary.interrupted else "processed"
-    print(f"{what} {summary.frames} frames from {source.description} in {summary.wall_s:.1f} s "
-          f"({summary.frames / max(summary.wall_s, 1e-9):.1f} FPS end to end), {summary.faces} face results; "
-          f"path {pipe.path.value}, detector {detector.name}, smoothing {smoother.config.describe()}")
-    if stats.skipped or stats.reopened or stats.gave_up:
-        print(f"source: {stats.skipped} unreadable frames skipped, {stats.reopened} reopens"
-              + ("; gave up after the last reopen" if stats.gave_up else ""))
-    print(pipe.clock.table())
-    if summary.resized:
-        print(f"note: {summary.resized} frames had another size than the first and were scaled to it in {args.out}")
-    for path in summary.outputs:
-        print(f"wrote {path}")
-    sys.stdout.flush()
-    return 130 if summary.interrupted else 0
+    check_model(args.model)
+    session = VideoSession(args.source, args.model, backend=args.backend, detector=args.detector, fps=args.fps)
+    outputs = RunOutputs(args.out, args.jsonl, args.show, not args.no_progress, args.max_frames)
+    return 130 if run_session(session, tracker, smoother, config, outputs).interrupted else 0

@@ -62,30 +62,14 @@ def _check(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    from ran_edge._lazy import require
+    from ran_edge.train.session import TrainJob, run_training
 
-    require("torch", "training")
-    from ran_edge.data.spec import Split, class_names_for, open_dataset, parse_data_spec
-    from ran_edge.model.checkpoint import load_trunk_weights
-    from ran_edge.model.ran import build_ran
-    from ran_edge.preprocess import PreprocessSpec
-    from ran_edge.train.loop import TrainConfig, train
-
-    spec = parse_data_spec(args.data)
-    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, balanced=args.balanced,
-                      rb_margin=args.rb_margin, seed=args.seed, device=args.device, num_workers=args.workers,
-                      optimizer=args.optimizer, schedule=args.schedule, weight_decay=args.weight_decay, hflip=args.hflip)
-    train_ds = open_dataset(spec, Split.TRAIN, seed=args.seed, val_fraction=args.val_fraction)
-    val_ds = open_dataset(spec, Split.VAL, seed=args.seed, val_fraction=args.val_fraction)
-    model = build_ran(class_names_for(spec), args.preset, args.attention,
-                      PreprocessSpec(face_size=args.face_size, region_size=args.region_size, crop=args.crop,
-                                     pil_filter=args.pil_filter), args.trunk_width)
-    if args.init_backbone:
-        skipped = load_trunk_weights(model, args.init_backbone, trust=args.trust_checkpoint)
-        print(f"loaded trunk weights from {args.init_backbone} (skipped {len(skipped)} non-trunk keys)")
-    print(f"training on {len(train_ds)} faces, validating on {len(val_ds)} ({args.data})")
-    result = train(model, train_ds, val_ds, cfg, args.out, resume=args.resume,
-                   meta={"data": args.data}, progress=not args.no_progress)
-    print(f"best val accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
-          f"checkpoints: {result.best_path}, {result.last_path} ({result.seconds:.0f} s)")
+    a = args
+    run_training(TrainJob(out=a.out, data=a.data, preset=a.preset, attention=a.attention, epochs=a.epochs, lr=a.lr,
+                          batch_size=a.batch_size, optimizer=a.optimizer, schedule=a.schedule, weight_decay=a.weight_decay,
+                          hflip=a.hflip, balanced=a.balanced, rb_margin=a.rb_margin, init_backbone=a.init_backbone,
+                          face_size=a.face_size, region_size=a.region_size, crop=a.crop, pil_filter=a.pil_filter,
+                          trunk_width=a.trunk_width, seed=a.seed, device=a.device, workers=a.workers,
+                          val_fraction=a.val_fraction, resume=a.resume, progress=not a.no_progress,
+                          trust_checkpoint=a.trust_checkpoint))
     return 0

@@ -1,0 +1,42 @@
+"""A bench run or a report comparison with its one-line outcome: what ``ran-edge bench`` prints and returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Union
+
+from ran_edge.bench.config import BenchConfig
+from ran_edge.errors import RanEdgeError
+
+if TYPE_CHECKING:
+    from ran_edge.bench.run import BenchResult
+
+Log = Callable[[str], None]
+
+
+def compare_report_files(old: Union[str, Path], new: Union[str, Path], max_regression: str, max_accuracy_drop: str,
+                         log: Log = print) -> int:
+    """Log the diff table of two ``bench.json`` files; returns
+    :data:`~ran_edge.bench.compare.EXIT_REGRESSION` past a threshold (``"5%"``-style fractions), else 0."""
+    from ran_edge.bench.compare import (EXIT_REGRESSION, compare_reports, format_comparison, load_report,
+                                        parse_fraction)
+
+    max_reg, max_drop = parse_fraction(max_regression), parse_fraction(max_accuracy_drop)
+    old_doc, new_doc = (load_report(p) for p in (old, new))
+    result = compare_reports(old_doc, new_doc, max_reg, max_drop)
+    log(format_comparison(result, max_reg, max_drop))
+    return EXIT_REGRESSION if result.regressed else 0
+
+
+def run_and_report(cfg: BenchConfig, log: Log = print) -> BenchResult:
+    """Run the bench and log where its report is (and how many configurations failed); a
+    :class:`RanEdgeError` when every configuration failed, since nothing was measured."""
+    from ran_edge.bench.run import run_bench
+
+    result = run_bench(cfg)
+    rows = result.doc["speed"] + result.doc["accuracy"]
+    failed = sum(r["status"] == "error" for r in rows)
+    log(f"bench report: {result.md_path}" + (f" ({failed} configuration(s) failed, see the table)" if failed else ""))
+    if failed == len(rows):
+        raise RanEdgeError(f"every configuration failed ({failed} of {len(rows)}), nothing was measured; see {result.md_path}")
+    return result
