@@ -232,7 +232,8 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 #: the sidecar key holding the sha256 of the artifact file, by suffix
-HASH_KEY_BY_SUFFIX = {".onnx": "onnx_sha256", ".ts": "ts_sha256", ".engine": "engine_sha256", ".plan": "engine_sha256"}
+HASH_KEY_BY_SUFFIX = {".onnx": "onnx_sha256", ".ts": "ts_sha256", ".engine": "engine_sha256", ".plan": "engine_sha256",
+                      ".trt": "engine_sha256"}
 
 
 def verify_hash(artifact: str | Path, meta: ArtifactMeta) -> None:

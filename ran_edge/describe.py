@@ -193,13 +193,15 @@ def describe_artifact(path: Path, trust: bool = False) -> ArtifactDescription:
         raise RanEdgeError(f"artifact not found: {path}")
     info: Dict[str, Any] = {"path": str(path), "size": path.stat().st_size, "lines": [], "notes": [], "graph": [],
                             "meta": None, "integrity": None}
-    suffix = path.suffix.lower()
-    if suffix in (".pt", ".pth", ".tar"):
+    from ran_edge.artifact import KIND_BY_SUFFIX, ArtifactKind, artifact_kind
+
+    kind = artifact_kind(path)
+    if kind is ArtifactKind.CHECKPOINT:
         _checkpoint(path, info, trust)
         return ArtifactDescription.from_info(info)
-    handler = {".onnx": _onnx, ".ts": _torchscript, ".torchscript": _torchscript, ".engine": _engine, ".plan": _engine}.get(suffix)
-    if handler is None:
-        raise RanEdgeError(f"{path}: unknown artifact type '{suffix}', expected .pt, .onnx, .ts or .engine")
+    if kind is None:
+        raise RanEdgeError(f"{path}: unknown artifact type '{path.suffix.lower()}', expected one of {sorted(KIND_BY_SUFFIX)}")
+    handler = {ArtifactKind.ONNX: _onnx, ArtifactKind.TORCHSCRIPT: _torchscript, ArtifactKind.ENGINE: _engine}[kind]
     handler(path, info)
     info["sha256"] = sha256_file(path)
     return ArtifactDescription.from_info(info)
