@@ -91,14 +91,14 @@ def check_structure(model: Any, io: GraphIO | None, opset: int | None = None) ->
 
 
 def ort_session(model: Any, threads: int = 2, exact_qdq: bool = False) -> Any:
-    """An ONNX Runtime CPU session for a ModelProto or a path (``exact_qdq``: see ``runtime.ort_runner.exact_qdq_for``)."""
+    """An ONNX Runtime CPU session for a ModelProto or a path (``exact_qdq``: see ``qdq_exec.exact_qdq_for``)."""
     ort = require("onnxruntime", "ONNX Runtime checks")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     if exact_qdq:
-        from ran_edge.runtime.ort_runner import EXACT_QDQ_CONFIG
+        from ran_edge.qdq_exec import EXACT_QDQ_CONFIG
 
         opts.add_session_config_entry(EXACT_QDQ_CONFIG, "1")
     data = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()

@@ -4,7 +4,7 @@ The quality target of an INT8 file (:class:`QualityTarget`): top-1 agreement wit
 faces and >= 98 % on every other suite (occlusion, pose), accuracy drop <= 0.5 point on each.
 Each file runs the way it is deployed: the TensorRT flavour with exact Q/DQ arithmetic (what TensorRT
 computes), the CPU flavour through ONNX Runtime's fused integer kernels
-(:func:`ran_edge.runtime.ort_runner.exact_qdq_for`).
+(:func:`ran_edge.qdq_exec.exact_qdq_for`).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def onnx_logits(path: str | Path, images: Sequence[np.ndarray], meta: ArtifactMe
     ``exact_qdq=None`` takes the file's own execution mode from its sidecar (see the module docstring).
     """
     from ran_edge.export.checks import ort_session
-    from ran_edge.runtime.ort_runner import exact_qdq_for
+    from ran_edge.qdq_exec import exact_qdq_for
 
     if exact_qdq is None:
         exact_qdq = exact_qdq_for(read_sidecar(path))

@@ -2,7 +2,7 @@
 
 Any ``Iterable[Mapping[str, np.ndarray]]`` is a :data:`CalibrationReader` (the shape of ONNX Runtime's
 ``CalibrationDataReader``, without its class). :class:`DatasetReader` turns aligned faces into feeds with
-the one preprocessing (:func:`ran_edge.runtime.classifier.model_input`: ``prepare_faces`` for a ``faces``
+the one preprocessing (:func:`ran_edge.model_input.model_input`: ``prepare_faces`` for a ``faces``
 model, the fused region-batch kernel for a ``regions`` model), so the
 calibration feed is exactly what the runtime feeds. :func:`open_calibration_data` opens
 ``synthetic`` (the synthetic *train* split, never test) or a folder of images.
@@ -41,8 +41,8 @@ class ArrayReader:
 
 def feed_for_images(images: Sequence[np.ndarray], meta: ArtifactMeta) -> dict[str, np.ndarray]:
     """Aligned face images (``HxWx3`` uint8 BGR) → the model's feed dict, by the runtime's preprocessing
-    (:func:`ran_edge.runtime.classifier.model_input`), so calibration sees exactly what inference sees."""
-    from ran_edge.runtime.classifier import model_input
+    (:func:`ran_edge.model_input.model_input`), so calibration sees exactly what inference sees."""
+    from ran_edge.model_input import model_input
 
     return {meta.inputs[0].name: model_input(list(images), meta)}
 

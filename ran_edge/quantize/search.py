@@ -19,7 +19,7 @@ One calibration pass gives histograms (:mod:`ran_edge.quantize.histograms`); fro
    every trial are recorded by the caller.
 
 Each flavour is measured the way it runs (exact Q/DQ arithmetic for the TensorRT flavour, ONNX Runtime's
-fused integer kernels for the CPU flavour; see :func:`ran_edge.runtime.ort_runner.exact_qdq_for`).
+fused integer kernels for the CPU flavour; see :func:`ran_edge.qdq_exec.exact_qdq_for`).
 """
 
 from __future__ import annotations

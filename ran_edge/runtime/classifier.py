@@ -17,7 +17,7 @@ import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, InputKind, read_sidecar, verify_hash
 from ran_edge.errors import RanEdgeError
-from ran_edge.preprocess import prepare_faces
+from ran_edge.model_input import model_input
 from ran_edge.runtime.base import InputError, Runner
 
 
@@ -161,34 +161,6 @@ class Classifier:
         return [Prediction(names[int(i)], int(i), probs[n], weights[n], logits[n]) for n, i in enumerate(top)]
 
 
-def model_input(faces: Union[Sequence[np.ndarray], np.ndarray], meta: ArtifactMeta) -> np.ndarray:
-    """Aligned faces (list of ``HxWx3`` uint8 BGR or ``NxHxWx3``) → the input of ``meta``'s model (float32)."""
-    return prepare_model_input(faces, InputKind(meta.input_kind), meta.preset, meta.preprocess)
-
-
-def prepare_model_input(faces: Union[Sequence[np.ndarray], np.ndarray], input_kind: InputKind, preset: Any,
-                        spec: Any) -> np.ndarray:
-    """The one preprocessing of aligned faces for a model of ``input_kind``.
-
-    ``faces`` input: :func:`prepare_faces`. ``regions`` input: each face is a frame whose box is the
-    whole image, cropped by the fused region-batch kernel (:func:`ran_edge.kernels.region_batch`: the
-    C++ library when built, else its numpy reference), the same convention as the in-graph crops.
-    """
-    if InputKind(input_kind) is InputKind.FACES:
-        return prepare_faces(faces, spec)
-    from ran_edge.kernels import region_batch
-
-    items = [faces] if isinstance(faces, np.ndarray) and faces.ndim == 3 else list(faces)
-    if not items:
-        raise InputError("got an empty batch of faces, expected at least one HxWx3 uint8 face")
-    parts = []
-    for face in items:
-        h, w = face.shape[:2] if isinstance(face, np.ndarray) and face.ndim == 3 else (1, 1)  # else: checked below
-        box = np.array([[0.0, 0.0, float(w), float(h)]])
-        parts.append(region_batch(face, box, preset, spec=spec))
-    return np.concatenate(parts)
-
-
 def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, device: int = 0,
                 **options: Any) -> Runner:
     """The runner for ``backend`` (not yet active). ``options``: ``providers``/``threads`` (ort),
@@ -202,7 +174,8 @@ def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, de
     if unknown:
         raise RanEdgeError(f"options {unknown} do not apply to backend '{backend.value}', expected some of {sorted(allowed)}")
     if backend is Backend.ORT:
-        from ran_edge.runtime.ort_runner import OrtRunner, exact_qdq_for
+        from ran_edge.qdq_exec import exact_qdq_for
+        from ran_edge.runtime.ort_runner import OrtRunner
 
         return OrtRunner(path, options.get("providers"), options.get("threads"), device, exact_qdq=exact_qdq_for(meta))
     if backend is Backend.TRT:

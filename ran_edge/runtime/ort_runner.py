@@ -15,6 +15,7 @@ import numpy as np
 from ran_edge._lazy import require
 from ran_edge.artifact import TensorSpec
 from ran_edge.errors import RanEdgeError
+from ran_edge.qdq_exec import EXACT_QDQ_CONFIG
 from ran_edge.runtime.base import Runner
 
 _PROVIDER_ALIASES = {
@@ -49,24 +50,6 @@ def resolve_providers(requested: Union[str, Sequence[str], None], available: Seq
     return out
 
 
-#: ONNX Runtime session option that keeps QuantizeLinear/DequantizeLinear as separate ops (no QLinear* fusion).
-EXACT_QDQ_CONFIG = "session.disable_quant_qdq"
-
-
-def exact_qdq_for(meta: Any) -> bool:
-    """Whether an ONNX artifact must run with exact Q/DQ semantics in ONNX Runtime.
-
-    The TensorRT INT8 flavour (symmetric int8 activations) is what TensorRT executes with int8 x int8 → int32
-    products. ONNX Runtime's fused S8S8 kernels on x86 CPUs without VNNI go through ``VPMADDUBSW``, whose
-    16-bit pair sums saturate; with symmetric activations nearly every product pair is large, and agreement
-    with FP32 fell to 54-91 % (measured, calibration/README.md). Running the Q/DQ pairs as written gives the
-    arithmetic the file specifies (and TensorRT implements). The CPU flavour keeps the fused kernels (its
-    speed is the point) and is measured that way.
-    """
-    extra = getattr(meta, "extra", None) or {}
-    return extra.get("int8_flavour") == "tensorrt"
-
-
 #: more intra-op threads than this is a typo (each thread costs memory; 10**6 exhausts it)
 MAX_THREADS = 256
 
@@ -80,7 +63,7 @@ class OrtRunner(Runner):
         threads: intra-op threads (None: ONNX Runtime's default).
         device: CUDA device for the CUDA/TensorRT providers.
         exact_qdq: run Q/DQ pairs as written (float ops between them) instead of ONNX Runtime's fused integer
-            kernels; :func:`exact_qdq_for` says when (the TensorRT INT8 flavour).
+            kernels; :func:`ran_edge.qdq_exec.exact_qdq_for` says when (the TensorRT INT8 flavour).
     """
 
     name = "onnxrt-runner"
