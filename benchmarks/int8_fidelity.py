@@ -48,7 +48,7 @@ def peer_int8(fp32: Path, out: Path, seed: int, image_size: int) -> Path:
     import onnxruntime.quantization as q
 
     from ran_edge.artifact import read_sidecar
-    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
 
     meta = read_sidecar(fp32)
     ds, _ = open_calibration_data(f"synthetic:n_train=256,size={image_size},seed={seed + 1}", 256, seed + 1)

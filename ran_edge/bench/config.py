@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ran_edge.data.suites import CHALLENGE_SUITES
 from ran_edge.errors import RanEdgeError
 
 
@@ -63,8 +64,9 @@ class Measure(str, enum.Enum):
         return self in (Measure.ALL, Measure.ACCURACY)
 
 
-#: Suites known for synthetic data; real datasets use ``clean`` plus the official challenge lists.
-SUITES: tuple[str, ...] = ("clean", "occlusion", "pose30", "pose45")
+#: Suites known for synthetic data (defined in :mod:`ran_edge.data.suites`); real datasets use ``clean`` plus
+#: the official challenge lists.
+SUITES: tuple[str, ...] = CHALLENGE_SUITES
 #: Pseudo-artifacts: random-init RANs built in memory (latency only; accuracy is meaningless).
 RANDOM_ARTIFACTS: tuple[str, ...] = ("random:full", "random:tiny")
 

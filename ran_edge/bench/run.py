@@ -188,7 +188,7 @@ def run_bench(cfg: BenchConfig, log: Log = print) -> BenchResult:
     peak = (machine.get("nominal_peak_fp32") or {}).get("flops_per_s")
     suites = []
     if cfg.measure.accuracy and cfg.suites:
-        from ran_edge.bench.suites import load_suites
+        from ran_edge.data.suites import load_suites
 
         suites = load_suites(cfg.data, cfg.suites, lists_dir=cfg.lists_dir, max_faces=cfg.max_faces, log=log)
     face_cache: dict[str, tuple[list[np.ndarray], np.ndarray]] = {}

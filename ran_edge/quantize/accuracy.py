@@ -19,7 +19,7 @@ import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, read_sidecar
 from ran_edge.metrics import classification_report
-from ran_edge.quantize.readers import feed_for_images
+from ran_edge.data.feeds import feed_for_images
 
 CLEAN_SUITE = "clean"
 

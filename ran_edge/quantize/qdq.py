@@ -27,7 +27,7 @@ from ran_edge._lazy import require
 from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, verify_hash, sha256_file, sidecar_path, write_json_atomic
 from ran_edge.errors import RanEdgeError
 from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
-from ran_edge.quantize.readers import CalibrationReader
+from ran_edge.data.feeds import CalibrationReader
 from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, RangeSetting, collect_stats
 
 

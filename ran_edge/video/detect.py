@@ -136,7 +136,7 @@ class YuNetDetector:
 
 
 class OracleDetector:
-    """EVALUATION ONLY: returns the ground-truth boxes of a video made by :mod:`ran_edge.data.video_gen`.
+    """EVALUATION ONLY: returns the ground-truth boxes of a video made by :mod:`ran_edge.data.synthetic.video_gen`.
 
     It counts frames itself (``detect`` call i = frame i), so it must see every frame. Faces that
     are fully hidden (occlusion ``cover``) or entirely outside the frame are not returned.
@@ -145,7 +145,7 @@ class OracleDetector:
     name = "oracle"
 
     def __init__(self, truth_path: Path):
-        from ran_edge.data.video_gen import GroundTruth
+        from ran_edge.data.synthetic.video_gen import GroundTruth
 
         if not Path(truth_path).is_file():
             raise RanEdgeError(f"oracle ground-truth file not found: {truth_path}; expected the .json written next to a generated video")

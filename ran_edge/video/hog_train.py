@@ -25,8 +25,8 @@ SEED = 10_000
 
 def _paste(cv2, rng: np.random.Generator, size: int) -> Tuple[np.ndarray, Tuple[int, int, int, int]]:
     """A canvas 2x the face with one composited face; returns (canvas, face box)."""
-    from ran_edge.data.synthetic import Occlusion, render_face
-    from ran_edge.data.video_gen import feather, make_background
+    from ran_edge.data.synthetic.faces import Occlusion, render_face
+    from ran_edge.data.synthetic.video_gen import feather, make_background
 
     occ = Occlusion.NONE
     if rng.random() < 0.15:
@@ -49,7 +49,7 @@ def _window(cv2, img: np.ndarray, box: Tuple[float, float, float, float]) -> np.
 
 
 def _samples(n_faces: int, rng: np.random.Generator) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-    from ran_edge.data.video_gen import make_background
+    from ran_edge.data.synthetic.video_gen import make_background
     from ran_edge.video.geometry import iou
 
     cv2 = require("cv2", feature="HOG detector training")
@@ -94,7 +94,7 @@ def _fit(xp: np.ndarray, xn: np.ndarray, lam: float = 1.0) -> Tuple[np.ndarray, 
 
 def _mine(det: HogDetector, rng: np.random.Generator, frames: int) -> List[np.ndarray]:
     """False positives of ``det`` on face-free backgrounds and around composited faces."""
-    from ran_edge.data.video_gen import make_background
+    from ran_edge.data.synthetic.video_gen import make_background
     from ran_edge.video.geometry import iou
 
     cv2 = require("cv2", feature="HOG detector training")

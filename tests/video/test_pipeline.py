@@ -78,8 +78,8 @@ def test_demo_model_labels_match_the_video(demo_artifact, tmp_path):
     the fully visible face-frames (measured: 0.967, with 0.893 on clean synthetic faces). 4 faces for
     12 s: ~20 expression segments (one drawing each, so model errors come per segment) of 3 s; EMA
     0.6 lags one frame per expression change (~3 % of the frames)."""
-    from ran_edge.data.synthetic import iter_faces
-    from ran_edge.data.video_gen import VideoScenario, write_test_video
+    from ran_edge.data.synthetic.faces import iter_faces
+    from ran_edge.data.synthetic.video_gen import VideoScenario, write_test_video
     from ran_edge.runtime import load
 
     faces = list(iter_faces(280, split="test", seed=0))
