@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -18,20 +16,11 @@ import numpy as np
 from ran_edge.bench.config import Backend, BenchConfig, RegionPath
 from ran_edge.bench.records import (accuracy_skeleton, comparisons, fill_ratio_to_fastest, model_record,
                                     speed_record)
+from ran_edge.bench.report import BenchResult
 from ran_edge.bench.subjects import NATIVE, Subject, SubjectSpec, artifact_kind, check_batches, path_of_meta, plan_subjects
 from ran_edge.errors import RanEdgeError
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class BenchResult:
-    """The report (``doc``, as written to bench.json) and the files written."""
-
-    doc: dict[str, Any]
-    json_path: Path
-    md_path: Path
-    plots: list[Path] = field(default_factory=list)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ from ran_edge.artifact import (ArtifactMeta, InputKind, meta_for_model_config, s
                                write_json_atomic)
 from ran_edge.errors import RanEdgeError
 from ran_edge.outputs import ResultSet
-from ran_edge.export.io import GraphIO, OUTPUT_NAMES, example_inputs, graph_io
+from ran_edge.export.io import GraphIO, OUTPUT_NAMES, example_inputs, export_module, graph_io
 
 DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 13, 20
@@ -38,13 +38,6 @@ class ExportResult:
     path: Path
     meta: ArtifactMeta
     report: Mapping[str, Any]
-
-
-def export_module(model: Any, input_kind: InputKind) -> Any:
-    """The ``nn.Module`` whose ``forward`` is the exported signature for ``input_kind``."""
-    from ran_edge.model.ran import RegionsInput
-
-    return model if InputKind(input_kind) is InputKind.FACES else RegionsInput(model)
 
 
 #: the former staging helper, now the package's one output mechanism (:class:`ran_edge.outputs.ResultSet`)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ran_edge._lazy import require
 from ran_edge.errors import RanEdgeError
-from ran_edge.video.detect import Detection, nms
+from ran_edge.video.detection import Detection, nms
 from ran_edge.video.geometry import FaceFraming
 
 WEIGHTS = Path(__file__).with_name("synthetic_face_hog.json")

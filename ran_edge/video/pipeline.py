@@ -26,7 +26,7 @@ import numpy as np
 from ran_edge.artifact import InputKind
 from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
-from ran_edge.video.detect import Detection, Detector
+from ran_edge.video.detection import Detection, Detector
 from ran_edge.video.geometry import Box, box_area, clip_box, crop_face, landmark_angle
 from ran_edge.video.profile import StageClock
 from ran_edge.video.smooth import SmoothConfig, Smoother

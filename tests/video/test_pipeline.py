@@ -107,7 +107,7 @@ class _LandmarkDetector:
         self.framing = FaceFraming(1.0, 0.0)
 
     def detect(self, frame):
-        from ran_edge.video.detect import Detection
+        from ran_edge.video.detection import Detection
 
         return [Detection((40.0, 30.0, 104.0, 94.0), 1.0, ((55.0, 50.0), (89.0, 62.0), (72.0, 70.0), (60.0, 82.0), (84.0, 82.0)))]
 
