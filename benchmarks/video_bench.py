@@ -28,7 +28,7 @@ import numpy as np
 from ran_edge.artifact import InputKind
 from ran_edge.data.synthetic.video_gen import GroundTruth, VideoScenario, write_test_video
 from ran_edge.video import Pipeline, PipelineConfig, SmoothConfig, Smoother, make_detector, open_source
-from ran_edge.video.evaluate import score_video, true_label_switches_per_min
+from ran_edge.video.scoring import score_video, true_label_switches_per_min
 from ran_edge.video.runner import RunOutputs, run_video
 
 SCENARIOS = {

@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.bench",),
     ("ran_edge.video",),
     ("ran_edge.serve",),
-    ("ran_edge.demo",),
+    ("ran_edge.demo_run",),
     ("ran_edge.conformance",),
     # the command line
     ("ran_edge.cli", "ran_edge.__main__"),

@@ -1,4 +1,4 @@
-"""Options of a bench run, as frozen, validated values (the CLI and ``ran_edge.demo`` build one)."""
+"""Options of a bench run, as frozen, validated values (the CLI and ``ran_edge.demo_run`` build one)."""
 
 from __future__ import annotations
 

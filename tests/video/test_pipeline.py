@@ -7,7 +7,7 @@ import pytest
 
 from ran_edge.errors import RanEdgeError
 from ran_edge.video import Pipeline, PipelineConfig, SmoothConfig, Smoother, make_detector, open_source
-from ran_edge.video.evaluate import score_video
+from ran_edge.video.scoring import score_video
 from ran_edge.video.events import read_events
 from ran_edge.video.runner import RunOutputs, run_video
 

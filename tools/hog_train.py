@@ -1,4 +1,4 @@
-"""Train the ``hog`` synthetic-face detector: ``python -m ran_edge.video.hog_train [--out PATH]``.
+"""Train the ``hog`` synthetic-face detector (:mod:`ran_edge.video.hog`): ``python tools/hog_train.py [--out PATH]``.
 
 Positives: synthetic faces (all expressions, the four occluders on 15 %, mild pose) rendered at 64..144
 px, pasted with a feathered edge on random backgrounds exactly as the test video does, with the
@@ -11,14 +11,18 @@ face-free frames and on frames with faces. The linear model is ridge regression 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
 
-from ran_edge._lazy import require
-from ran_edge.video.hog import HOG_ARGS, WEIGHTS, WINDOW, HogConfig, HogDetector, make_hog
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from ran_edge._lazy import require  # noqa: E402
+from ran_edge.video.hog import HOG_ARGS, WEIGHTS, WINDOW, HogConfig, HogDetector, make_hog  # noqa: E402
 
 SEED = 10_000
 

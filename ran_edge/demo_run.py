@@ -102,7 +102,7 @@ def step_evaluate(cfg: DemoConfig, report: DemoReport, checkpoint: Path, log: Lo
     """Evaluate clean (both execution paths), occlusion and pose suites; writes eval.json."""
     from ran_edge.artifact import write_json_atomic
     from ran_edge.model.checkpoint import load_checkpoint
-    from ran_edge.train.evaluate import ExecutionPath, evaluate
+    from ran_edge.train.model_eval import ExecutionPath, evaluate
 
     t0 = time.perf_counter()
     model, _ = load_checkpoint(checkpoint)
@@ -198,7 +198,7 @@ def step_bench(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log:
 
 def step_video(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log: Log) -> dict[str, Any]:
     """Generate a labelled test video, run the video pipeline on it, and score it against the truth."""
-    from ran_edge.video.demo import run_video_demo
+    from ran_edge.video.demo_clip import run_video_demo
 
     t0 = time.perf_counter()
     res = run_video_demo(paths["onnx"], cfg.out / "video", seed=cfg.seed)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ran_edge.video.evaluate import VideoScore, score_video, true_label_switches_per_min
+from ran_edge.video.scoring import VideoScore, score_video, true_label_switches_per_min
 
 
 @dataclass(frozen=True)
