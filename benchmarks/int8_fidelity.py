@@ -154,9 +154,9 @@ def main() -> int:
             precision = json.loads((demo / "precision.json").read_text())
             calib_s = json.loads((demo / "demo.json").read_text())["seconds"].get("quantize", float("nan"))
         peer = evaluate_peer(demo, seed)
-        per_seed[seed] = {"precision": {s: {n: {k: c.get(k) for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points", "meets_target")}
+        per_seed[seed] = {"precision": {s: {n: {k: c.get(k) for k in ("top1_agreement", "accuracy_ref", "accuracy", "drop_points", "meets_target")}
                                             for n, c in by.items()} for s, by in precision.items()},
-                          "peer_ort_quantize_static": {s: {k: c.get(k) for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points", "meets_target")}
+                          "peer_ort_quantize_static": {s: {k: c.get(k) for k in ("top1_agreement", "accuracy_ref", "accuracy", "drop_points", "meets_target")}
                                                        for s, c in peer.items()},
                           "choices": int8_choices(folder), "calibrate_s": round(calib_s, 1),
                           "seconds": round(time.perf_counter() - t0, 1)}
@@ -167,7 +167,7 @@ def main() -> int:
         for name in names:
             rows = [r["peer_ort_quantize_static"][suite] if name == "peer" else r["precision"][suite][name]
                     for r in per_seed.values()]
-            table[f"{suite}/{name}"] = {"agreement": summarise([100 * r["agreement"] for r in rows]),
+            table[f"{suite}/{name}"] = {"agreement": summarise([100 * r["top1_agreement"] for r in rows]),
                                         "drop_points": summarise([r["drop_points"] for r in rows]),
                                         "all_meet_target": all(r["meets_target"] for r in rows)}
     doc = {"benchmark": "int8_fidelity", "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),

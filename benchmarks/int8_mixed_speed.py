@@ -85,17 +85,17 @@ def build_variants(work: Path, sets: dict[int, dict], calib_num: int, threads: i
 
 
 def time_variants(paths: dict[str, Path], batch: int, repeat: int, threads: int) -> dict[str, dict[str, float]]:
-    from ran_edge.export.checks import ort_session
+    from ran_edge.runtime.ort_runner import cpu_runner
 
-    sessions = {name: ort_session(p, threads) for name, p in paths.items()}
+    sessions = {name: cpu_runner(p, threads) for name, p in paths.items()}
     x = np.random.default_rng(0).random((batch, 3, 224, 224), dtype=np.float32)
     for sess in sessions.values():
-        sess.run(None, {"faces": x})
+        sess.infer({"faces": x}, check=False)
     times: dict[str, list[float]] = {name: [] for name in sessions}
     for _ in range(repeat):
         for name, sess in sessions.items():
             t0 = time.perf_counter()
-            sess.run(None, {"faces": x})
+            sess.infer({"faces": x}, check=False)
             times[name].append(1000.0 * (time.perf_counter() - t0))
     base, best = statistics.median(times["fp32"]), min(times["fp32"])
     return {name: {"median_ms": round(statistics.median(t), 1), "min_ms": round(min(t), 1),

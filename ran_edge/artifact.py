@@ -29,6 +29,89 @@ class InputKind(str, enum.Enum):
     REGIONS = "regions"
 
 
+class RegionPath(str, enum.Enum):
+    """How the K regions reach the trunk (docs/architecture.md §2); the one enum for bench, evaluation and runners.
+
+    ``per-region``: one trunk call per region (the official structure); ``region-batch``: the aligned face
+    is cropped into all regions in the graph, one trunk pass; ``fused``: the fused kernel makes the region
+    batch from the frame and the ``regions`` graph runs it.
+    """
+
+    PER_REGION = "per-region"
+    REGION_BATCH = "region-batch"
+    FUSED = "fused"
+
+    @property
+    def input_kind(self) -> InputKind:
+        """The model input this path takes: the region batch for ``fused``, aligned faces otherwise."""
+        return InputKind.REGIONS if self is RegionPath.FUSED else InputKind.FACES
+
+    @classmethod
+    def of_meta(cls, meta: Any) -> "RegionPath":
+        """The region path an exported artifact implements, from its sidecar (``extra.structure``, input kind)."""
+        if str(getattr(meta, "extra", {}).get("structure", "")) == cls.PER_REGION.value:
+            return cls.PER_REGION
+        return cls.FUSED if getattr(meta.input_kind, "value", meta.input_kind) == "regions" else cls.REGION_BATCH
+
+
+class Backend(str, enum.Enum):
+    """Who runs a model. ``auto`` / ``all`` are the bench's selections (the file's own runner / every installed
+    runner that can run it); ``trt``, ``onnxruntime`` (also spelled ``ort``), ``torchscript`` run artifact files
+    (:data:`RUNTIME_BACKENDS`); ``torch`` runs an in-memory model (a checkpoint) eagerly."""
+
+    AUTO = "auto"
+    ALL = "all"
+    TRT = "trt"
+    ORT = "onnxruntime"
+    ONNXRUNTIME = "onnxruntime"  # alias of ORT
+    TORCHSCRIPT = "torchscript"
+    TORCH = "torch"
+
+    @classmethod
+    def _missing_(cls, value: object) -> "Backend | None":
+        return cls.ORT if value == "ort" else None
+
+    @property
+    def package(self) -> str:
+        """The Python package that must import for this backend (``auto``/``all``: none of their own)."""
+        return {"trt": "tensorrt", "onnxruntime": "onnxruntime", "torchscript": "torch", "torch": "torch"}.get(self.value, "")
+
+    @property
+    def short(self) -> str:
+        """The runtime's spelling: ``ort`` for ONNX Runtime, else the value."""
+        return "ort" if self is Backend.ORT else self.value
+
+
+#: backends that run artifact files through :func:`ran_edge.runtime.load`.
+RUNTIME_BACKENDS = (Backend.TRT, Backend.ORT, Backend.TORCHSCRIPT)
+
+
+class ArtifactKind(str, enum.Enum):
+    """What a model file is, from its suffix (:func:`artifact_kind`)."""
+
+    ONNX = "onnx"
+    TORCHSCRIPT = "torchscript"
+    ENGINE = "engine"
+    CHECKPOINT = "checkpoint"
+
+    @property
+    def backend(self) -> Backend:
+        """The runner a file of this kind runs on natively."""
+        return {ArtifactKind.ONNX: Backend.ORT, ArtifactKind.TORCHSCRIPT: Backend.TORCHSCRIPT,
+                ArtifactKind.ENGINE: Backend.TRT, ArtifactKind.CHECKPOINT: Backend.TORCH}[self]
+
+
+#: file suffix (lower case) → artifact kind: the one table of model-file suffixes.
+KIND_BY_SUFFIX = {".onnx": ArtifactKind.ONNX, ".ts": ArtifactKind.TORCHSCRIPT, ".torchscript": ArtifactKind.TORCHSCRIPT,
+                  ".engine": ArtifactKind.ENGINE, ".plan": ArtifactKind.ENGINE, ".trt": ArtifactKind.ENGINE,
+                  ".pt": ArtifactKind.CHECKPOINT, ".pth": ArtifactKind.CHECKPOINT, ".tar": ArtifactKind.CHECKPOINT}
+
+
+def artifact_kind(path: str | Path) -> ArtifactKind | None:
+    """The kind of a model file from its suffix (None: not a suffix ran-edge knows)."""
+    return KIND_BY_SUFFIX.get(Path(path).suffix.lower())
+
+
 class Precision(str, enum.Enum):
     FP32 = "fp32"
     FP16 = "fp16"

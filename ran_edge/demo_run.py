@@ -102,17 +102,18 @@ def step_evaluate(cfg: DemoConfig, report: DemoReport, checkpoint: Path, log: Lo
     """Evaluate clean (both execution paths), occlusion and pose suites; writes eval.json."""
     from ran_edge.artifact import write_json_atomic
     from ran_edge.model.checkpoint import load_checkpoint
-    from ran_edge.train.model_eval import ExecutionPath, evaluate
+    from ran_edge.artifact import RegionPath
+    from ran_edge.train.model_eval import evaluate
 
     t0 = time.perf_counter()
     model, _ = load_checkpoint(checkpoint)
     suites = load_suites(cfg)
-    result = evaluate(model, suites["clean"], ExecutionPath.REGION_BATCH)
-    per_region = evaluate(model, suites["clean"], ExecutionPath.PER_REGION)
+    result = evaluate(model, suites["clean"], RegionPath.REGION_BATCH)
+    per_region = evaluate(model, suites["clean"], RegionPath.PER_REGION)
     result["per_region_path_accuracy"] = per_region["accuracy"]
     result["suites"] = {}
     for name, ds in suites.items():
-        rep = result if name == "clean" else evaluate(model, ds, ExecutionPath.REGION_BATCH)
+        rep = result if name == "clean" else evaluate(model, ds, RegionPath.REGION_BATCH)
         result["suites"][name] = {"accuracy": rep["accuracy"], "n": rep["n"],
                                   "per_class_accuracy": rep["per_class_accuracy"]}
         log(f"[eval] {name:>9s}: accuracy {rep['accuracy']:.4f} on {rep['n']} faces")
@@ -175,7 +176,7 @@ def step_precision_accuracy(cfg: DemoConfig, report: DemoReport, paths: dict[str
     others = {"fp16": paths["onnx_fp16"], "int8-trt": paths["onnx_int8_tensorrt"], "int8-cpu": paths["onnx_int8_cpu"]}
     result = compare_on_suites(paths["onnx"], others, suites, read_sidecar(paths["onnx"]), log)
     write_json_atomic(cfg.out / "precision.json", result)
-    report.figures["precision"] = {suite: {name: {k: cmp[k] for k in ("agreement", "accuracy_fp32", "accuracy", "drop_points", "meets_target")}
+    report.figures["precision"] = {suite: {name: {k: cmp[k] for k in ("top1_agreement", "accuracy_ref", "accuracy", "drop_points", "meets_target")}
                                            for name, cmp in by_name.items()} for suite, by_name in result.items()}
     report.artifacts["precision_json"] = str(cfg.out / "precision.json")
     report.seconds["precision"] = time.perf_counter() - t0
@@ -226,8 +227,8 @@ def render_markdown(cfg: DemoConfig, report: DemoReport) -> str:
                   "| suite | FP32 | " + " | ".join(f"{n} acc / agreement" for n in next(iter(f["precision"].values()))) + " |",
                   "|---|---:|" + "---:|" * len(next(iter(f["precision"].values())))]
         for suite, by_name in f["precision"].items():
-            fp32 = next(iter(by_name.values()))["accuracy_fp32"]
-            cells = [f"{100 * c['accuracy']:.2f}% / {100 * c['agreement']:.2f}%{'' if c.get('meets_target', True) else ' ✗'}"
+            fp32 = next(iter(by_name.values()))["accuracy_ref"]
+            cells = [f"{100 * c['accuracy']:.2f}% / {100 * c['top1_agreement']:.2f}%{'' if c.get('meets_target', True) else ' ✗'}"
                      for c in by_name.values()]
             lines.append(f"| {suite} | {100 * fp32:.2f}% | " + " | ".join(cells) + " |")
     if "video" in f:
@@ -246,7 +247,7 @@ def render_markdown(cfg: DemoConfig, report: DemoReport) -> str:
 
 def int8_misses(report: DemoReport) -> list[str]:
     """``"<suite> <int8 file>: agreement x %"`` for each INT8 result that misses its target on the test suites."""
-    return [f"{suite} {name}: agreement {100 * c['agreement']:.2f}%, drop {c['drop_points']:+.2f} pt"
+    return [f"{suite} {name}: agreement {100 * c['top1_agreement']:.2f}%, drop {c['drop_points']:+.2f} pt"
             for suite, by_name in report.figures.get("precision", {}).items() for name, c in by_name.items()
             if name.startswith("int8") and not c.get("meets_target", True)]
 

@@ -26,5 +26,5 @@ def test_tiny_demo_writes_every_artifact(tmp_path):
         assert Path(report.artifacts[key]).is_file(), key
     precision = json.loads((cfg.out / "precision.json").read_text())
     assert set(precision["clean"]) == {"fp16", "int8-trt", "int8-cpu"}
-    assert 0.0 <= precision["clean"]["int8-cpu"]["agreement"] <= 1.0
+    assert 0.0 <= precision["clean"]["int8-cpu"]["top1_agreement"] <= 1.0
     assert json.loads((cfg.out / "demo.json").read_text())["seconds"]["total"] > 0

@@ -22,7 +22,7 @@ PACKAGE = ROOT / "ran_edge"
 # The layer order, lowest first. Each layer lists module prefixes (a package covers its submodules).
 LAYERS: list[tuple[str, ...]] = [
     # base: torch-free helpers that any layer may use
-    ("ran_edge.errors", "ran_edge.jsonio", "ran_edge.qdq_exec"),
+    ("ran_edge.errors", "ran_edge.jsonio"),
     ("ran_edge._lazy", "ran_edge.outputs", "ran_edge.crop", "ran_edge.metrics", "ran_edge.cuda"),
     ("ran_edge.presets",),
     ("ran_edge.preprocess",),
@@ -32,12 +32,16 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.model_input",),
     # datasets, model feeds, suites
     ("ran_edge.data",),
-    # the pipeline: model -> export -> quantize -> engine, then what runs the artifacts
     ("ran_edge.model",),
+    # the engine contract (pure: versions, options, build plans, sidecar checks), which the runtime checks against
+    ("ran_edge.engine.versions", "ran_edge.engine.options", "ran_edge.engine.plan", "ran_edge.engine.trtexec"),
+    ("ran_edge.engine.meta",),
+    # what runs an artifact (every ONNX Runtime session of export, quantize and bench goes through it)
+    ("ran_edge.runtime",),
+    # the pipeline: export -> quantize -> engine build
     ("ran_edge.export",),
     ("ran_edge.quantize",),
     ("ran_edge.engine",),
-    ("ran_edge.runtime",),
     # applications of the library
     ("ran_edge.train",),
     ("ran_edge.bench",),

@@ -3,10 +3,11 @@
 Torch-free at import; heavy packages (torch, onnxruntime, matplotlib, psutil, tqdm) load lazily.
 The flow (see :func:`ran_edge.bench.run.run_bench`)::
 
-    BenchConfig ──▶ subjects.py (artifact × backend × path → a Subject, via ran_edge.runtime)
+    BenchConfig ──▶ subjects.py (artifact × backend × path → a Subject: a ran_edge.runtime Runner + its sidecar;
+                                 loaded by loaders.py)
                ──▶ timing.py   (warm-up, timed iterations, cold start, memory/power samplers)
-               ──▶ accuracy.py (labels + Wilson interval, agreement with the reference)
-               ──▶ schema.py   (bench.json, versioned)  ──▶ report_md.py / plots.py
+               ──▶ ran_edge.metrics (accuracy + Wilson interval, agreement with the reference)
+               ──▶ schema.py   (bench.json, versioned)  ──▶ report.py (bench.md) / plots.py
     compare.py: two bench.json files → diff table, non-zero exit past a regression threshold.
 """
 

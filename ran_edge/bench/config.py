@@ -7,33 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from ran_edge.artifact import Backend, RegionPath  # noqa: F401  (the one enums; re-exported for bench callers)
 from ran_edge.data.suites import CHALLENGE_SUITES
 from ran_edge.errors import RanEdgeError
-
-
-class Backend(str, enum.Enum):
-    """Who runs an artifact. ``auto``: the native runner of the file type; ``all``: every runner that is
-    installed and can run it (for a checkpoint: torch, TorchScript and ONNX Runtime peers)."""
-
-    AUTO = "auto"
-    ALL = "all"
-    TRT = "trt"
-    ONNXRUNTIME = "onnxruntime"
-    TORCHSCRIPT = "torchscript"
-    TORCH = "torch"
-
-
-class RegionPath(str, enum.Enum):
-    """How the K regions reach the trunk (docs/architecture.md §2).
-
-    ``per-region``: one trunk call per region (the official structure); ``region-batch``: the aligned face
-    is cropped into all regions in the graph, one trunk pass; ``fused``: the fused kernel makes the region
-    batch from the frame and the ``regions`` graph runs it.
-    """
-
-    PER_REGION = "per-region"
-    REGION_BATCH = "region-batch"
-    FUSED = "fused"
 
 
 class Schedule(str, enum.Enum):

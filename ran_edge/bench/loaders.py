@@ -1,9 +1,9 @@
-"""Load a :class:`~ran_edge.bench.subjects.SubjectSpec` into a runnable :class:`Subject`.
+"""Load a :class:`~ran_edge.bench.subjects.SubjectSpec` into a :class:`Subject`: a runtime Runner plus its sidecar.
 
-File artifacts go through :func:`ran_edge.runtime.load` (the Runner protocol: ONNX Runtime, TorchScript,
-TensorRT), never through TensorRT directly. Checkpoints and random models run in torch eager through the
-three RAN paths (``run_per_region`` / ``run`` / ``run_regions``), or are exported first for the
-TorchScript / ONNX Runtime peers (:mod:`ran_edge.bench.variants`).
+File artifacts go through :func:`ran_edge.runtime.load` (ONNX Runtime, TorchScript, TensorRT runners).
+Checkpoints and random models run in torch eager through :class:`ran_edge.runtime.torch_runner.TorchRunner`
+(the three RAN region paths), or are exported first by :mod:`ran_edge.export` for the TorchScript / ONNX
+Runtime peers (the per-region structure with ``per_region=True``).
 """
 
 from __future__ import annotations
@@ -12,16 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ran_edge.bench.config import Backend, BenchConfig, RegionPath
+from ran_edge.artifact import Backend, RegionPath, TensorSpec, meta_for_model_config
+from ran_edge.bench.config import BenchConfig
 from ran_edge.bench.subjects import Subject, SubjectSpec
-from ran_edge.errors import RanEdgeError
-
-_RUNTIME_BACKEND = {Backend.ONNXRUNTIME: "ort", Backend.TORCHSCRIPT: "torchscript", Backend.TRT: "trt"}
-#: sidecar ``extra`` keys that may name the FP32 model an artifact was made from (first found wins).
-SOURCE_KEYS = ("source_onnx", "fp32_source", "source_artifact", "source_model", "source")
-
 
 #: sidecar ``extra`` key holding the sha256 of the FP32 ONNX an INT8 file was quantized from.
 SOURCE_SHA_KEY = "source_onnx_sha256"
@@ -43,30 +36,11 @@ def _find_by_sha256(sha: str, artifact: Path, candidates: tuple[str, ...]) -> st
 
 
 def reference_hint(artifact: str | Path, meta: Any, candidates: tuple[str, ...] = ()) -> str | None:
-    """The FP32 source an artifact was made from, or None.
-
-    Found from its sidecar: a path under one of :data:`SOURCE_KEYS` (relative to the artifact), or the
-    ``source_onnx_sha256`` that ``ran-edge calibrate`` records, matched against ``candidates`` (the bench's
-    other artifacts) and the ``.onnx`` files next to it.
-    """
-    extra = dict(getattr(meta, "extra", {}) or {})
-    sha = extra.get(SOURCE_SHA_KEY)
-    if isinstance(sha, str) and sha:
-        found = _find_by_sha256(sha, Path(artifact), candidates)
-        if found:
-            return found
-    for key in SOURCE_KEYS:
-        value = extra.get(key)
-        if isinstance(value, dict):
-            value = value.get("path")
-        if isinstance(value, str) and value:
-            p = Path(value)
-            cand = p if p.is_absolute() else Path(artifact).parent / p
-            if cand.is_file():
-                return str(cand)
-            if p.is_file():
-                return str(p)
-    return None
+    """The FP32 source an artifact was made from, or None: the ``source_onnx_sha256`` that ``ran-edge calibrate``
+    records in the sidecar, matched against ``candidates`` (the bench's other artifacts) and the ``.onnx`` files
+    next to it."""
+    sha = dict(getattr(meta, "extra", {}) or {}).get(SOURCE_SHA_KEY)
+    return _find_by_sha256(sha, Path(artifact), candidates) if isinstance(sha, str) and sha else None
 
 
 def _flops_from_onnx(path: Path, k: int) -> tuple[float | None, str]:
@@ -87,39 +61,23 @@ def load_runtime_subject(spec: SubjectSpec, cfg: BenchConfig, artifact: str | No
 
     path = Path(artifact or spec.artifact)
     options: dict[str, Any] = {}
-    if spec.backend is Backend.ONNXRUNTIME:
+    if spec.backend is Backend.ORT:
         options = {"threads": cfg.threads}  # providers: CUDA when onnxruntime-gpu sees a GPU, else CPU
     elif spec.backend is Backend.TORCHSCRIPT:
         options = {"torch_device": cfg.torch_device}
         _set_torch_threads(cfg.threads)
     t0 = time.perf_counter_ns()
-    clf = load(path, backend=_RUNTIME_BACKEND[spec.backend], device=cfg.device, **options)
+    clf = load(path, backend=spec.backend, device=cfg.device, **options)
     load_ms = (time.perf_counter_ns() - t0) / 1e6
     runner, meta = clf.runner, clf.meta
-    name = runner.input_specs()[0].name
-    dtype = np.dtype(runner.input_specs()[0].dtype)
-
-    def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = runner.infer({name: x if x.dtype == dtype else x.astype(dtype)}, check=False)
-        return out["logits"], out["region_weights"]
-
-    def breakdown() -> dict[str, float] | None:
-        gpu_ms = getattr(runner, "last_gpu_time_ms", None)
-        host_s = runner.last_inference_time
-        if gpu_ms is None or host_s is None:
-            return None
-        return {"gpu_compute_ms": float(gpu_ms), "copies_and_host_ms": max(0.0, host_s * 1e3 - float(gpu_ms))}
-
     k = meta.preset.num_regions
-    onnx_path = path if path.suffix == ".onnx" else None
-    flops, source = _flops_from_onnx(onnx_path, k) if onnx_path else (None, "unknown (no ONNX graph to count)")
+    flops, source = _flops_from_onnx(path, k) if path.suffix == ".onnx" else (None, "unknown (no ONNX graph to count)")
     max_batch = None
     if spec.backend is Backend.TRT and hasattr(runner, "profile_batch"):
         hi = runner.profile_batch()[1]
         max_batch = hi // k if meta.input_kind.value == "regions" else hi
-    return Subject(spec, meta.precision.value, meta.input_kind.value, tuple(meta.class_names), meta.preset,
-                   meta.preprocess, run, load_ms, breakdown_fn=breakdown, close_fn=clf.close, flops_per_face=flops,
-                   flops_source=source, reference_hint=reference_hint(path, meta, cfg.artifacts), max_batch=max_batch,
+    return Subject(spec, runner, meta, load_ms, flops_per_face=flops, flops_source=source,
+                   reference_hint=reference_hint(path, meta, cfg.artifacts), max_batch=max_batch,
                    extra={"runtime_artifact": str(path),
                           "providers": list(getattr(runner, "active_providers", []) or []) or None})
 
@@ -150,49 +108,42 @@ def build_model(spec: SubjectSpec, trust: bool = False) -> tuple[Any, bool]:
     return build_ran(RAFDB_CLASSES, "ferplus6", "official", PreprocessSpec(face_size=32, region_size=16), 8).eval(), False
 
 
-def load_torch_subject(spec: SubjectSpec, cfg: BenchConfig, model: Any, trained: bool, load_ms: float) -> Subject:
-    """Torch eager through one of the three RAN paths."""
-    import torch
-
+def _analytic_flops(model: Any, path: RegionPath) -> tuple[float, str]:
     from ran_edge.bench.flops import ran_macs
 
-    _set_torch_threads(cfg.threads)
-    device = torch.device(cfg.torch_device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RanEdgeError("--torch-device cuda: torch sees no CUDA device on this machine")
-    model = model.to(device).eval()
-    fn = {RegionPath.PER_REGION: model.run_per_region, RegionPath.REGION_BATCH: model.run,
-          RegionPath.FUSED: model.run_regions}[spec.path]
-    cuda = device.type == "cuda"
-    events: list[Any] = []
-    last: dict[str, float] = {}
+    return 2.0 * ran_macs(model.config, path.input_kind.value)["total"], \
+        "analytic from the RAN config (Conv/MatMul/Gemm MACs x 2)"
 
-    def run(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
-            t = torch.from_numpy(x).to(device, non_blocking=True)
-            if cuda:
-                if not events:
-                    events.extend([torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)])
-                events[0].record()
-                out = fn(t)
-                events[1].record()
-            else:
-                out = fn(t)
-            logits, weights = out.logits.float().cpu().numpy(), out.region_weights.float().cpu().numpy()
-        if cuda:
-            torch.cuda.synchronize()
-            last["gpu_compute_ms"] = float(events[0].elapsed_time(events[1]))
-        return logits, weights
 
-    kind = "regions" if spec.path is RegionPath.FUSED else "faces"
-    macs = ran_macs(model.config, kind)["total"]
-    pp = model.config.preprocess
-    return Subject(spec, "fp32", kind, tuple(model.config.class_names), model.config.preset, pp, run, load_ms,
-                   sync_fn=(torch.cuda.synchronize if cuda else (lambda: None)),
-                   breakdown_fn=(lambda: dict(last) if last else None), flops_per_face=2.0 * macs,
-                   flops_source="analytic from the RAN config (Conv/MatMul/Gemm MACs x 2)", trained=trained,
-                   extra={"torch_device": str(device), "trunk_width": model.config.trunk_width,
+def load_torch_subject(spec: SubjectSpec, cfg: BenchConfig, model: Any, trained: bool, load_ms: float) -> Subject:
+    """Torch eager through one of the three RAN region paths (a :class:`TorchRunner`)."""
+    from ran_edge.runtime.torch_runner import OUTPUT_NAMES, TorchRunner
+
+    runner = TorchRunner(model, spec.path, cfg.torch_device, cfg.threads).activate()
+    cfg_ = runner.model.config
+    outputs = (TensorSpec(OUTPUT_NAMES[0], (-1, len(cfg_.class_names))), TensorSpec(OUTPUT_NAMES[1], (-1, cfg_.preset.num_regions)))
+    meta = meta_for_model_config(cfg_, "torch", spec.path.input_kind, runner.input_specs(), outputs)
+    flops, source = _analytic_flops(runner.model, spec.path)
+    pp = cfg_.preprocess
+    return Subject(spec, runner, meta, load_ms, flops_per_face=flops, flops_source=source, trained=trained,
+                   extra={"torch_device": str(cfg.torch_device), "trunk_width": cfg_.trunk_width,
                           "face_size": pp.face_size, "region_size": pp.region_size})
+
+
+def export_variant(model: Any, backend: Backend, path: RegionPath, out_dir: Path, stem: str) -> Path:
+    """Write ``out_dir/<stem>.<path><suffix>`` (+ sidecar) for ``backend`` through :mod:`ran_edge.export`; unchecked
+    (the bench measures agreement itself) and, for the per-region structure, not simplified."""
+    from ran_edge.export import export_onnx, export_torchscript
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    per_region = path is RegionPath.PER_REGION
+    if backend is Backend.ORT:
+        target = out_dir / f"{stem}.{path.value}.onnx"
+        return export_onnx(model, target, input_kind=path.input_kind, check=False, simplify=not per_region,
+                           per_region=per_region, log=lambda _: None).path
+    target = out_dir / f"{stem}.{path.value}.ts"
+    return export_torchscript(model, target, input_kind=path.input_kind, check=False, per_region=per_region,
+                              log=lambda _: None).path
 
 
 def load_subject(spec: SubjectSpec, cfg: BenchConfig, model_cache: dict[str, tuple[Any, bool, float]]) -> Subject:
@@ -211,17 +162,11 @@ def load_subject(spec: SubjectSpec, cfg: BenchConfig, model_cache: dict[str, tup
 
             subject.extra["checkpoint_sha256"] = sha256_file(spec.artifact)
         return subject
-    from ran_edge.bench.variants import export_variant
-
     stem = "random-full" if spec.artifact == "random:full" else "random-tiny" if spec.artifact == "random:tiny" \
         else Path(spec.artifact).stem
     exported = export_variant(model, spec.backend, spec.path, cfg.out / "artifacts", stem)
     subject = load_runtime_subject(spec, cfg, str(exported))
     if subject.flops_per_face is None:
-        from ran_edge.bench.flops import ran_macs
-
-        kind = "regions" if spec.path is RegionPath.FUSED else "faces"
-        subject.flops_per_face = 2.0 * ran_macs(model.config, kind)["total"]
-        subject.flops_source = "analytic from the RAN config (Conv/MatMul/Gemm MACs x 2)"
+        subject.flops_per_face, subject.flops_source = _analytic_flops(model, spec.path)
     subject.trained = trained
     return subject

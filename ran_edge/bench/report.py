@@ -70,7 +70,7 @@ def _speed_table(doc: Mapping[str, Any]) -> list[str]:
 
 def _accuracy_table(doc: Mapping[str, Any]) -> list[str]:
     models = {m["id"]: m for m in doc["models"]}
-    rows = ["| model | backend | path | precision | suite | n | accuracy [95% CI] | vs reference: top-1 agreement | max / mean abs dlogit | status |",
+    rows = ["| model | backend | path | precision | suite | n | accuracy [95% CI] | vs reference: top-1 agreement | max / mean abs logit diff | status |",
             "|---|---|---|---|---|---:|---|---|---|---|"]
     for r in doc["accuracy"]:
         m = models[r["model"]]
@@ -82,7 +82,7 @@ def _accuracy_table(doc: Mapping[str, Any]) -> list[str]:
         ci = r["accuracy_ci95"]
         ref = r.get("reference")
         agree = "n/a" if not ref else f"{_pct(ref['top1_agreement'], 2)} vs {Path(ref['artifact']).name}"
-        delta = "n/a" if not ref else f"{_f(ref['max_abs_dlogit'], '.3g')} / {_f(ref['mean_abs_dlogit'], '.3g')}"
+        delta = "n/a" if not ref else f"{_f(ref['max_abs_logit_diff'], '.3g')} / {_f(ref['mean_abs_logit_diff'], '.3g')}"
         rows.append(head + f"| {r['n']} | {_pct(r['accuracy'], 2)} [{_pct(ci['low'], 1)}, {_pct(ci['high'], 1)}] "
                     f"| {agree} | {delta} | ok |")
     return rows

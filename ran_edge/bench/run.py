@@ -17,7 +17,7 @@ from ran_edge.bench.config import Backend, BenchConfig, RegionPath
 from ran_edge.bench.records import (accuracy_skeleton, comparisons, fill_ratio_to_fastest, model_record,
                                     speed_record)
 from ran_edge.bench.report import BenchResult
-from ran_edge.bench.subjects import NATIVE, Subject, SubjectSpec, artifact_kind, check_batches, path_of_meta, plan_subjects
+from ran_edge.bench.subjects import NATIVE, Subject, SubjectSpec, artifact_kind, check_batches, plan_subjects
 from ran_edge.errors import RanEdgeError
 
 Log = Callable[[str], None]
@@ -69,7 +69,7 @@ class _References:
                 from ran_edge.artifact import read_sidecar
 
                 meta = read_sidecar(artifact)
-                ref = SubjectSpec(artifact, kind, NATIVE[kind][0], path_of_meta(meta), meta)
+                ref = SubjectSpec(artifact, kind, NATIVE[kind][0], RegionPath.of_meta(meta), meta)
         elif spec.kind == "checkpoint" and not (spec.backend is Backend.TORCH and spec.path is RegionPath.REGION_BATCH):
             ref = SubjectSpec(spec.artifact, spec.kind, Backend.TORCH, RegionPath.REGION_BATCH)
         if ref is None or (ref.artifact, ref.backend, ref.path) == (spec.artifact, spec.backend, spec.path):
@@ -131,7 +131,7 @@ def _speed(subject: Subject, mid: str, cfg: BenchConfig, peak: float | None, pro
 
 def _accuracy(subject: Subject, spec: SubjectSpec, mid: str, suites: list, faces_of: Callable, refs: _References,
               cfg: BenchConfig, progress: _Progress) -> tuple[list[dict], str | None]:
-    from ran_edge.bench.accuracy import accuracy_record, agreement_record
+    from ran_edge.metrics import accuracy_record, agreement_record
 
     out, ref_artifact = [], None
     batch = min(max(cfg.batches), subject.max_batch or 10**9, 64)

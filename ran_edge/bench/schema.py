@@ -1,6 +1,6 @@
 """The versioned schema of ``bench.json`` and a small validator (a JSON-Schema subset, no dependency).
 
-Schema ``ran-edge-bench``, version 1. Every measurement carries its unit in its key (``_ms``, ``_mb``
+Schema ``ran-edge-bench``, version 2. Every measurement carries its unit in its key (``_ms``, ``_mb``
 = MiB, ``_w``, ``_mj``, ``_per_s``) and the top-level ``units`` map says the same in words. Missing
 measurements (no NVML, no GPU, a failed configuration) are ``null``, never invented.
 
@@ -10,7 +10,8 @@ BenchConfig), ``units``, ``models`` (one per artifact × backend × path: cold s
 ``speed`` (one per model × batch), ``accuracy`` (one per model × suite), ``suites`` (where each came
 from, what was dropped), ``comparisons`` (named latency ratios from this run).
 
-Version history: 1 = first release. A reader must refuse a newer major version (:func:`check_version`).
+Version history: 1 = first release; 2 = the reference comparison uses the project-wide metric keys
+(``top1_agreement``, ``max_abs_logit_diff``, ``mean_abs_logit_diff``; 1 had ``max_abs_dlogit``/``mean_abs_dlogit``). A reader must refuse a newer major version (:func:`check_version`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Mapping
 from ran_edge.errors import RanEdgeError
 
 SCHEMA_ID = "ran-edge-bench"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 UNITS = {
     "latency": "milliseconds (ms), host wall clock (perf_counter_ns) unless named gpu_",

@@ -7,14 +7,12 @@ Standard deviations are sample standard deviations (``ddof=1``); one sample has 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-#: z for a two-sided 95% interval.
-Z95 = 1.959963984540054
+from ran_edge.metrics import Z95, Interval, bootstrap_interval, wilson_interval  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -48,51 +46,6 @@ def summarize(samples: Sequence[float] | np.ndarray) -> Summary:
 def ns_to_ms(ns: Sequence[int] | np.ndarray) -> np.ndarray:
     """Nanoseconds (``perf_counter_ns``) → milliseconds, float64."""
     return np.asarray(ns, dtype=np.float64) / 1e6
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A confidence interval ``[low, high]`` for a proportion or statistic, with its method."""
-
-    low: float
-    high: float
-    level: float
-    method: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"low": self.low, "high": self.high, "level": self.level, "method": self.method}
-
-
-def wilson_interval(successes: int, n: int, z: float = Z95) -> Interval:
-    """Wilson score interval for a binomial proportion (default 95%).
-
-    ``n == 0`` gives the uninformative ``[0, 1]``. Unlike the normal approximation it stays inside
-    ``[0, 1]`` and is sensible at 0 or n successes.
-    """
-    if n < 0 or successes < 0 or successes > n:
-        raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
-    level = float(math.erf(z / math.sqrt(2.0)))
-    if n == 0:
-        return Interval(0.0, 1.0, level, "wilson")
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(max(0.0, centre - half), min(1.0, centre + half), level, "wilson")
-
-
-def bootstrap_interval(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean,
-                       n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
-    """Percentile bootstrap interval of ``statistic`` over ``values`` (resampled with replacement)."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
-        raise ValueError("cannot bootstrap an empty sample")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    stats = np.array([statistic(x[i]) for i in idx])
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
-    return Interval(float(lo), float(hi), level, f"bootstrap-percentile(n={n_boot})")
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from ran_edge._lazy import is_available
+from ran_edge.artifact import artifact_kind as file_kind
 from ran_edge.bench.config import RANDOM_ARTIFACTS, Backend, BenchConfig, RegionPath
 from ran_edge.errors import RanEdgeError
 
@@ -23,11 +24,6 @@ NATIVE = {"checkpoint": (Backend.TORCH,), "random": (Backend.TORCH,), "onnx": (B
           "torchscript": (Backend.TORCHSCRIPT,), "engine": (Backend.TRT,)}
 #: backends a checkpoint can reach by exporting itself first.
 VIA_EXPORT = (Backend.TORCHSCRIPT, Backend.ONNXRUNTIME)
-#: package that must import for each backend.
-BACKEND_PACKAGE = {Backend.TORCH: "torch", Backend.TORCHSCRIPT: "torch", Backend.ONNXRUNTIME: "onnxruntime",
-                   Backend.TRT: "tensorrt"}
-_SUFFIX_KIND = {".onnx": "onnx", ".ts": "torchscript", ".torchscript": "torchscript", ".engine": "engine",
-                ".plan": "engine", ".trt": "engine", ".pt": "checkpoint", ".pth": "checkpoint", ".tar": "checkpoint"}
 
 
 def artifact_kind(artifact: str) -> str:
@@ -36,19 +32,12 @@ def artifact_kind(artifact: str) -> str:
         return "random"
     if artifact.startswith("random:"):
         raise RanEdgeError(f"unknown pseudo-artifact {artifact!r}; expected one of {', '.join(RANDOM_ARTIFACTS)}")
-    suffix = Path(artifact).suffix.lower()
-    if suffix not in _SUFFIX_KIND:
+    kind = file_kind(artifact)
+    if kind is None:
+        suffix = Path(artifact).suffix.lower()
         raise RanEdgeError(f"{artifact}: unknown artifact type {suffix or '(no suffix)'!r}; expected .onnx, .ts, .engine "
                            "or a .pt checkpoint")
-    return _SUFFIX_KIND[suffix]
-
-
-def path_of_meta(meta: Any) -> RegionPath:
-    """The region path an exported artifact implements, from its sidecar."""
-    if str(getattr(meta, "extra", {}).get("structure", "")) == RegionPath.PER_REGION.value:
-        return RegionPath.PER_REGION
-    kind = getattr(meta.input_kind, "value", meta.input_kind)
-    return RegionPath.FUSED if kind == "regions" else RegionPath.REGION_BATCH
+    return kind.value
 
 
 @dataclass(frozen=True)
@@ -69,23 +58,16 @@ class SubjectSpec:
 
 @dataclass
 class Subject:
-    """A loaded, runnable configuration: ``run(x) -> (logits, region_weights)`` on the model input ``x``.
+    """A loaded configuration: an active :class:`~ran_edge.runtime.base.Runner` plus its sidecar ``meta``.
 
-    ``prepare(frame, boxes)`` makes ``x`` from a uint8 BGR frame and face boxes (crop + resize for a
-    ``faces`` input, the region batch for a ``regions`` input).
+    ``run(x) -> (logits, region_weights)`` on the model input ``x``; ``prepare(frame, boxes)`` makes ``x`` from a
+    uint8 BGR frame and face boxes (crop + resize for a ``faces`` input, the region batch for a ``regions`` input).
     """
 
     spec: SubjectSpec
-    precision: str
-    input_kind: str
-    class_names: tuple[str, ...]
-    preset: Any
-    preprocess: Any
-    run_fn: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    runner: Any
+    meta: Any  # ArtifactMeta: precision, input kind, classes, preset, preprocessing
     load_ms: float
-    sync_fn: Callable[[], None] = lambda: None
-    breakdown_fn: Callable[[], Mapping[str, float] | None] = lambda: None
-    close_fn: Callable[[], None] = lambda: None
     flops_per_face: float | None = None
     flops_source: str | None = None
     reference_hint: str | None = None  # FP32 source named by the sidecar
@@ -93,17 +75,36 @@ class Subject:
     trained: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
+    precision = property(lambda self: self.meta.precision.value)
+    input_kind = property(lambda self: self.meta.input_kind.value)
+    class_names = property(lambda self: tuple(self.meta.class_names))
+    preset = property(lambda self: self.meta.preset)
+    preprocess = property(lambda self: self.meta.preprocess)
+
+    def __post_init__(self) -> None:
+        spec = self.runner.input_specs()[0]
+        self._input = (spec.name, np.dtype(spec.dtype))
+
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.run_fn(x)
+        """Logits and region weights for the model input ``x`` (cast to the model's dtype; feed not re-checked)."""
+        name, dtype = self._input
+        out = self.runner.infer({name: x if x.dtype == dtype else x.astype(dtype)}, check=False)
+        return out["logits"], out["region_weights"]
 
     def sync(self) -> None:
-        self.sync_fn()
+        """Wait for the runner's queued device work (torch on CUDA; the others return host arrays)."""
+        getattr(self.runner, "synchronize", lambda: None)()
 
     def last_breakdown(self) -> Mapping[str, float] | None:
-        return self.breakdown_fn()
+        """Device compute vs copies + host time of the last call, when the runner times the device."""
+        gpu_ms, host_s = getattr(self.runner, "last_gpu_time_ms", None), self.runner.last_inference_time
+        if gpu_ms is None or host_s is None:
+            return None
+        return {"gpu_compute_ms": float(gpu_ms), "copies_and_host_ms": max(0.0, host_s * 1e3 - float(gpu_ms))}
 
     def close(self) -> None:
-        self.close_fn()
+        """Release the runner."""
+        self.runner.deactivate()
 
     def prepare(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Model input from a frame and face boxes, by the one preprocessing (or the fused kernel)."""
@@ -119,7 +120,7 @@ class Subject:
 
 
 def _check_backend_installed(backend: Backend, artifact: str) -> None:
-    pkg = BACKEND_PACKAGE[backend]
+    pkg = backend.package
     if not is_available(pkg):
         extra = {"torch": "export", "onnxruntime": "quantize", "tensorrt": "trt"}[pkg]
         raise RanEdgeError(f"backend {backend.value} for {artifact}: '{pkg}' is not installed; "
@@ -127,7 +128,7 @@ def _check_backend_installed(backend: Backend, artifact: str) -> None:
 
 
 def _installed(backends: tuple[Backend, ...]) -> list[Backend]:
-    return [b for b in backends if is_available(BACKEND_PACKAGE[b])]
+    return [b for b in backends if is_available(b.package)]
 
 
 def _wanted(cfg: BenchConfig, kind: str) -> list[Backend]:
@@ -146,7 +147,7 @@ def _file_specs(artifact: str, kind: str, cfg: BenchConfig) -> list[SubjectSpec]
     if not Path(artifact).is_file():
         raise RanEdgeError(f"artifact not found: {artifact}")
     meta = read_sidecar(artifact)  # not a RAN artifact → one-line error
-    own = path_of_meta(meta)
+    own = RegionPath.of_meta(meta)
     wanted = _wanted(cfg, kind)
     backends = [b for b in wanted if b in NATIVE[kind]] if wanted else [NATIVE[kind][0]]
     if not backends:
@@ -190,7 +191,7 @@ def plan_subjects(cfg: BenchConfig) -> list[SubjectSpec]:
         specs += _file_specs(artifact, kind, cfg) if kind in ("onnx", "torchscript", "engine") else _model_specs(artifact, kind, cfg)
     from ran_edge._lazy import require
 
-    for pkg in dict.fromkeys(BACKEND_PACKAGE[s.backend] for s in specs):
+    for pkg in dict.fromkeys(s.backend.package for s in specs):
         require(pkg, "bench")
     if any(s.kind in ("checkpoint", "random") for s in specs):
         require("ran_edge.model.checkpoint", "bench")

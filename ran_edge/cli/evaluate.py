@@ -35,11 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from ran_edge.cli.common import write_json_atomic
     from ran_edge.data.spec import open_dataset
     from ran_edge.model.checkpoint import load_checkpoint
-    from ran_edge.train.model_eval import ExecutionPath, evaluate
+    from ran_edge.artifact import RegionPath
+    from ran_edge.train.model_eval import evaluate
 
     model, _ = load_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
     ds = open_dataset(args.data, args.split, seed=args.seed, suite=args.suite)
-    report = evaluate(model.to(args.device), ds, ExecutionPath(args.path), args.batch_size, args.device)
+    report = evaluate(model.to(args.device), ds, RegionPath(args.path), args.batch_size, args.device)
     report.update({"checkpoint": str(args.checkpoint), "data": args.data, "split": args.split, "suite": args.suite})
     print(f"accuracy {report['accuracy']:.4f} on {report['n']} faces ({args.data}, {args.split}, {args.suite}, {args.path})")
     for name, acc in report["per_class_accuracy"].items():

@@ -20,6 +20,7 @@ from ran_edge.artifact import InputKind, read_sidecar
 from ran_edge.errors import RanEdgeError
 from ran_edge.export.findings import CheckResult, Finding, Severity, result_of
 from ran_edge.export.io import OUTPUT_NAMES, GraphIO, example_inputs
+from ran_edge.metrics import top1_agreement
 
 PARITY_SAMPLES = 32
 PARITY_ATOL = 1e-4
@@ -90,21 +91,6 @@ def check_structure(model: Any, io: GraphIO | None, opset: int | None = None) ->
     return result_of(found, opset=opset, node_count=len(model.graph.node))
 
 
-def ort_session(model: Any, threads: int = 2, exact_qdq: bool = False) -> Any:
-    """An ONNX Runtime CPU session for a ModelProto or a path (``exact_qdq``: see ``qdq_exec.exact_qdq_for``)."""
-    ort = require("onnxruntime", "ONNX Runtime checks")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    if exact_qdq:
-        from ran_edge.qdq_exec import EXACT_QDQ_CONFIG
-
-        opts.add_session_config_entry(EXACT_QDQ_CONFIG, "1")
-    data = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
-    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-
-
 def _chunks(io: GraphIO, n: int) -> list[slice]:
     """Face-index chunks: the graph's fixed batch, or 8 (exercising the dynamic axis, with a ragged tail)."""
     fixed = io.outputs[0].shape[0]
@@ -133,7 +119,7 @@ def _compare(name: str, outputs: dict[str, np.ndarray], reference: dict[str, np.
         if not np.isfinite(diff) or excess > atol:
             msg = f"{name} vs torch eager: max |Δ{out}| = {diff:.3g} > {atol:g} (+{PARITY_RTOL:g}·|x|)"
             found.append(Finding("parity", Severity.ERROR, msg))
-    figures["top1_agreement"] = float(np.mean(outputs["logits"].argmax(1) == reference["logits"].argmax(1)))
+    figures["top1_agreement"] = top1_agreement(outputs["logits"], reference["logits"])
     return result_of(found, parity={"backend": name, "samples": int(reference["logits"].shape[0]), "atol": atol, **figures})
 
 
@@ -155,10 +141,12 @@ def parity_onnx(model: Any, torch_model: Any, io: GraphIO, samples: int = PARITY
     """ONNX Runtime (CPU) vs torch eager on ``samples`` preprocessed inputs; both outputs compared."""
     x = example_inputs(torch_model.config, io.input_kind, samples, seed=1)
     chunks = _chunks(io, samples)
-    sess = ort_session(model)
+    from ran_edge.runtime.ort_runner import cpu_runner
+
     k = torch_model.config.preset.num_regions
-    got = [sess.run(list(OUTPUT_NAMES), {io.input_name: x[_rows(io, sl, k)]}) for sl in chunks]
-    outputs = {name: np.concatenate([g[i] for g in got]) for i, name in enumerate(OUTPUT_NAMES)}
+    with cpu_runner(model) as runner:
+        got = [runner.infer({io.input_name: x[_rows(io, sl, k)]}, check=False) for sl in chunks]
+    outputs = {name: np.concatenate([g[name] for g in got]) for name in OUTPUT_NAMES}
     return _compare("onnxruntime", outputs, _reference(torch_model, io, x, chunks), atol)
 
 

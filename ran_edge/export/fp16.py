@@ -61,7 +61,7 @@ class Fp16Report:
 
 def _all_outputs_session(model: Any) -> tuple[Any, list[str]]:
     onnx = require("onnx", "FP16 analysis")
-    from ran_edge.export.checks import ort_session
+    from ran_edge.runtime.ort_runner import cpu_runner
 
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
@@ -70,7 +70,7 @@ def _all_outputs_session(model: Any) -> tuple[Any, list[str]]:
     for name in float_out:
         if name not in known:
             probe.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-    return ort_session(probe), [o.name for o in probe.graph.output]
+    return cpu_runner(probe), [o.name for o in probe.graph.output]
 
 
 def layer_ranges(model: Any, feeds: Iterable[Mapping[str, np.ndarray]]) -> tuple[LayerRange, ...]:
@@ -82,7 +82,7 @@ def layer_ranges(model: Any, feeds: Iterable[Mapping[str, np.ndarray]]) -> tuple
     small: dict[str, int] = {}
     nonzero: dict[str, int] = {}
     for feed in feeds:
-        for name, arr in zip(names, sess.run(names, dict(feed))):
+        for name, arr in zip(names, (sess.infer(dict(feed), check=False)[n] for n in names)):
             arr = np.asarray(arr)
             if arr.dtype.kind != "f" or arr.size == 0:
                 continue
@@ -116,24 +116,24 @@ def _compare(fp32_logits: np.ndarray, other: np.ndarray) -> dict[str, Any]:
     finite = bool(np.all(np.isfinite(other)))
     diff = float(np.max(np.abs(other - fp32_logits))) if finite else float("inf")
     scale = float(np.max(np.abs(fp32_logits))) or 1.0
-    return {"top1_agreement": float(np.mean(other.argmax(1) == fp32_logits.argmax(1))) if finite else
-            float(np.mean(np.nan_to_num(other, nan=-np.inf).argmax(1) == fp32_logits.argmax(1))),
-            "max_abs_logit_diff": diff, "max_rel_logit_diff": diff / scale, "finite": finite}
+    from ran_edge.metrics import top1_agreement
+
+    return {"top1_agreement": top1_agreement(other, fp32_logits), "max_abs_logit_diff": diff, "max_rel_logit_diff": diff / scale, "finite": finite}
 
 
 def analyse_fp16(model: Any, feeds: Iterable[Mapping[str, np.ndarray]], log: Callable[[str], None] = print) -> tuple[Fp16Report, Any]:
     """Range analysis + real FP16 execution → ``(report, fp16 ModelProto with flagged layers in FP32)``."""
-    from ran_edge.export.checks import ort_session
     from ran_edge.export.fp16_convert import convert_to_fp16
+    from ran_edge.runtime.ort_runner import cpu_runner
 
     feeds = list(feeds)
     layers = layer_ranges(model, feeds)
     keep = tuple(layer.node for layer in layers if layer.reason)
     fp16_model = convert_to_fp16(model, keep)
-    runs = {"fp32": ort_session(model), "fp16": ort_session(fp16_model)}
+    runs = {"fp32": cpu_runner(model), "fp16": cpu_runner(fp16_model)}
     if keep:
-        runs["fp16_nothing_kept"] = ort_session(convert_to_fp16(model, ()))
-    logits = {k: np.concatenate([s.run(["logits"], dict(f))[0] for f in feeds]) for k, s in runs.items()}
+        runs["fp16_nothing_kept"] = cpu_runner(convert_to_fp16(model, ()))
+    logits = {k: np.concatenate([s.infer(dict(f), check=False)["logits"] for f in feeds]) for k, s in runs.items()}
     figures: dict[str, Any] = {"samples": int(len(logits["fp32"])), "execution": "FP16 ONNX in ONNX Runtime (CPU EP)",
                                "overflow_limit": OVERFLOW_LIMIT, "underflow_share": UNDERFLOW_SHARE,
                                "fp16": _compare(logits["fp32"], logits["fp16"])}

@@ -81,10 +81,15 @@ def example_inputs(config: Any, input_kind: InputKind | str, n: int, seed: int =
     return np.concatenate([region_batch_reference(f, box, config.preset, config.preprocess) for f in faces])
 
 
-def export_module(model: Any, input_kind: InputKind) -> Any:
-    """The ``nn.Module`` whose ``forward`` is the exported signature for ``input_kind``."""
-    from ran_edge.model.ran import RegionsInput
+def export_module(model: Any, input_kind: InputKind, per_region: bool = False) -> Any:
+    """The ``nn.Module`` whose ``forward`` is the exported signature for ``input_kind`` (``per_region``: the
+    official one-trunk-call-per-region structure, a ``faces`` input)."""
+    from ran_edge.model.ran import PerRegionInput, RegionsInput
 
+    if per_region:
+        if InputKind(input_kind) is not InputKind.FACES:
+            raise RanEdgeError("the per-region structure takes aligned faces: input kind faces, not regions")
+        return PerRegionInput(model)
     return model if InputKind(input_kind) is InputKind.FACES else RegionsInput(model)
 
 

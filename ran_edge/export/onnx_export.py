@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ran_edge._lazy import require
-from ran_edge.artifact import (ArtifactMeta, InputKind, meta_for_model_config, sha256_file, sidecar_path,
+from ran_edge.artifact import (ArtifactMeta, InputKind, RegionPath, meta_for_model_config, sha256_file, sidecar_path,
                                write_json_atomic)
 from ran_edge.errors import RanEdgeError
 from ran_edge.outputs import ResultSet
@@ -38,6 +38,11 @@ class ExportResult:
     path: Path
     meta: ArtifactMeta
     report: Mapping[str, Any]
+
+
+def structure_extra(per_region: bool) -> dict[str, Any]:
+    """Sidecar ``extra`` keys of a per-region export (not a shipping artifact: a peer for benchmarks)."""
+    return {"structure": RegionPath.PER_REGION.value, "note": "bench variant, not a shipping artifact"} if per_region else {}
 
 
 #: the former staging helper, now the package's one output mechanism (:class:`ran_edge.outputs.ResultSet`)
@@ -81,7 +86,8 @@ def _check_opset(opset: int) -> None:
 
 def export_onnx(model: Any, out: str | Path, *, input_kind: InputKind = InputKind.FACES, opset: int = DEFAULT_OPSET,
                 batch: int | None = None, simplify: bool = True, check: bool = True,
-                checkpoint_path: str | Path | None = None, log: Callable[[str], None] = print) -> ExportResult:
+                checkpoint_path: str | Path | None = None, per_region: bool = False,
+                log: Callable[[str], None] = print) -> ExportResult:
     """Export a RAN to ONNX with named I/O, simplify and verify it, and write ``out`` + ``out.json``.
 
     Args:
@@ -94,6 +100,8 @@ def export_onnx(model: Any, out: str | Path, *, input_kind: InputKind = InputKin
         check: run structure, parity (ONNX Runtime vs torch, 32 samples) and TensorRT-lint checks;
             structure or parity failures abort the export.
         checkpoint_path: the source checkpoint, whose sha256 goes into the sidecar.
+        per_region: export the per-region structure (one trunk call per region; ``faces`` input, sidecar
+            ``extra.structure = "per-region"``), a benchmark peer rather than a shipping artifact.
         log: where progress and warnings go.
 
     Raises:
@@ -110,13 +118,14 @@ def export_onnx(model: Any, out: str | Path, *, input_kind: InputKind = InputKin
     try:
         with StagedFiles() as staged:
             raw = staged.temp_for(out.with_name(out.name + ".raw"), commit=False)
-            original, kept, simp = _export_graph(model, kind, io, opset, batch, simplify, raw, report, log)
+            module = export_module(model, kind, per_region)
+            original, kept, simp = _export_graph(model, module, kind, io, opset, batch, simplify, raw, report, log)
             if check:
                 kept, simp, report["checks"] = _checked(kept, original, simp, model, io, opset, log)
             report["simplify"] = simp.to_dict()
             tmp = staged.temp_for(out)
             onnx.save(kept, str(tmp))
-            extra = {"opset": opset, "nodes_before_simplify": simp.nodes_before, "nodes_after_simplify": simp.nodes_after,
+            extra = {**structure_extra(per_region), "opset": opset, "nodes_before_simplify": simp.nodes_before, "nodes_after_simplify": simp.nodes_after,
                      "simplified": simp.simplified, "simplify_note": simp.reason, "onnx_sha256": sha256_file(tmp),
                      "checkpoint_sha256": sha256_file(checkpoint_path) if checkpoint_path else None,
                      "exporter": f"torch {torch.__version__} torch.onnx (TorchScript-based)", "checked": bool(check)}
@@ -131,7 +140,7 @@ def export_onnx(model: Any, out: str | Path, *, input_kind: InputKind = InputKin
     return ExportResult(out, meta, report)
 
 
-def _export_graph(model: Any, kind: InputKind, io: GraphIO, opset: int, batch: int | None, simplify: bool, raw: Path,
+def _export_graph(model: Any, module: Any, kind: InputKind, io: GraphIO, opset: int, batch: int | None, simplify: bool, raw: Path,
                   report: dict[str, Any], log: Callable[[str], None]) -> tuple[Any, Any, Any]:
     """torch → ONNX (I/O shapes pinned, structure checked) → onnxsim (verified).
 
@@ -146,7 +155,7 @@ def _export_graph(model: Any, kind: InputKind, io: GraphIO, opset: int, batch: i
     n_example = 2 if batch is None else batch
     example = torch.from_numpy(example_inputs(model.config, kind, n_example))
     log(f"exporting ONNX (opset {opset}, input {kind.value}, batch {'dynamic' if batch is None else batch})")
-    report["warnings"] = _torch_to_onnx(export_module(model, kind), example, raw, io, opset)
+    report["warnings"] = _torch_to_onnx(module, example, raw, io, opset)
     original = _pin_io_shapes(onnx.load(str(raw)), io)
     check_structure(original, io, opset).raise_if_failed("exported graph")
     if not simplify:

@@ -19,7 +19,7 @@ from ran_edge._lazy import require
 from ran_edge.artifact import InputKind, meta_for_model_config, sha256_file, sidecar_path, write_json_atomic
 from ran_edge.export.io import example_inputs, graph_io
 from ran_edge.export.io import export_module
-from ran_edge.export.onnx_export import ExportResult, StagedFiles
+from ran_edge.export.onnx_export import ExportResult, StagedFiles, structure_extra
 
 #: Name of the metadata entry inside the TorchScript archive (``torch.jit.load(..., _extra_files=...)``).
 EXTRA_FILE = "ran_edge.json"
@@ -27,7 +27,8 @@ TRACE_BATCH = 2
 
 
 def export_torchscript(model: Any, out: str | Path, *, input_kind: InputKind = InputKind.FACES, check: bool = True,
-                       checkpoint_path: str | Path | None = None, log: Callable[[str], None] = print) -> ExportResult:
+                       checkpoint_path: str | Path | None = None, per_region: bool = False,
+                       log: Callable[[str], None] = print) -> ExportResult:
     """Trace a RAN to TorchScript (dynamic batch) and write ``out`` + ``out.json`` atomically.
 
     Args:
@@ -36,6 +37,7 @@ def export_torchscript(model: Any, out: str | Path, *, input_kind: InputKind = I
         input_kind: ``faces`` or ``regions`` (see :mod:`ran_edge.export.io`).
         check: compare the reloaded TorchScript with torch eager on 32 samples (max |Δ| <= 1e-4).
         checkpoint_path: the source checkpoint, whose sha256 goes into the metadata.
+        per_region: trace the per-region structure (see :func:`ran_edge.export.export_onnx`).
 
     Raises:
         RanEdgeError: the parity check failed (nothing is written then).
@@ -54,8 +56,8 @@ def export_torchscript(model: Any, out: str | Path, *, input_kind: InputKind = I
             example = torch.from_numpy(example_inputs(model.config, kind, TRACE_BATCH))
             log(f"tracing TorchScript (input {kind.value})")
             with torch.no_grad():
-                traced = torch.jit.trace(export_module(model, kind), (example,), check_trace=True)
-            extra = {"checkpoint_sha256": sha256_file(checkpoint_path) if checkpoint_path else None,
+                traced = torch.jit.trace(export_module(model, kind, per_region), (example,), check_trace=True)
+            extra = {**structure_extra(per_region), "checkpoint_sha256": sha256_file(checkpoint_path) if checkpoint_path else None,
                      "exporter": f"torch {torch.__version__} torch.jit.trace", "checked": bool(check)}
             meta = meta_for_model_config(model.config, "torchscript", kind, io.inputs, io.outputs, **extra)
             tmp = staged.temp_for(out)

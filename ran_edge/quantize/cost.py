@@ -16,17 +16,17 @@ def ort_speedup(fp32: str | Path, int8: str | Path, images: Sequence[np.ndarray]
                 iters: int = 7, threads: int = 2) -> dict[str, Any]:
     """Median latency of ``batch`` faces through FP32 and the INT8 file (fused kernels), interleaved so both see the
     same machine load; ``speedup`` = FP32 / INT8."""
-    from ran_edge.export.checks import ort_session
+    from ran_edge.runtime.ort_runner import cpu_runner
 
     feed = feed_for_images(list(images[:batch]), meta)
-    sessions = {"fp32": ort_session(fp32, threads), "int8": ort_session(int8, threads)}
+    sessions = {"fp32": cpu_runner(fp32, threads), "int8": cpu_runner(int8, threads)}
     times: dict[str, list[float]] = {k: [] for k in sessions}
     for s in sessions.values():  # warm-up
-        s.run(["logits"], feed)
+        s.infer(feed, check=False)
     for _ in range(iters):
         for name, s in sessions.items():
             t0 = time.perf_counter()
-            s.run(["logits"], feed)
+            s.infer(feed, check=False)
             times[name].append(time.perf_counter() - t0)
     fp32_ms, int8_ms = (1000 * float(np.median(times[k])) for k in ("fp32", "int8"))
     return {"batch": min(batch, len(images)), "threads": threads,

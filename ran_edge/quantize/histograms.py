@@ -172,21 +172,21 @@ def calibration_tensors(model: Any) -> list[str]:
 
 
 def _augmented_session(onnx_path: str | Path, threads: int) -> tuple[Any, list[str]]:
-    onnx, ort = require("onnx", "INT8 calibration"), require("onnxruntime", "INT8 calibration")
+    onnx = require("onnx", "INT8 calibration")
+    from ran_edge.runtime.ort_runner import cpu_runner
+
     model = onnx.load(str(onnx_path))
     names = calibration_tensors(model)
     existing = {o.name for o in model.graph.output}
     for name in names:
         if name not in existing:
             model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.enable_cpu_mem_arena = False  # an arena would keep the largest chunk's activations for the whole run
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor
+    # no memory arena: it would keep the largest chunk's activations for the whole run; no graph optimisation:
+    # keep every named tensor
     with tempfile.TemporaryDirectory(prefix="ran-edge-calib-") as tmp:
         path = Path(tmp) / "augmented.onnx"
         onnx.save(model, str(path))
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        sess = cpu_runner(path, threads, optimize=False, memory_arena=False)
     return sess, names
 
 
@@ -228,7 +228,8 @@ def collect_histograms(onnx_path: str | Path, reader: Iterable[Mapping[str, np.n
             n_faces = next(iter(feed.values())).shape[0] // rows_per_face
             chunk_faces = 1 if per_face == 0 else max(1, int(max_chunk_bytes // per_face))
             for chunk in _chunks(feed, rows_per_face, chunk_faces):
-                outs = sess.run(names, chunk)
+                got = sess.infer(chunk, check=False)
+                outs = [got[n] for n in names]
                 nbytes = sum(o.nbytes for o in outs)
                 peak = max(peak, nbytes)
                 k = next(iter(chunk.values())).shape[0] // rows_per_face

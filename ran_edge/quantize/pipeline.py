@@ -207,7 +207,7 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
             s = searches[t]
             quality_meta = {"int8_quality": {"target": quality.to_dict(), "meets_target": s.met, "misses": list(s.misses),
                                              "holdout": dict(held.description),
-                                             "agreement": {k: c["agreement"] for k, c in s.heldout.items()},
+                                             "agreement": {k: c["top1_agreement"] for k, c in s.heldout.items()},
                                              "drop_points": {k: c["drop_points"] for k, c in s.heldout.items()},
                                              "cost": costs[t]}}
             results[t] = quantize_int8(onnx_path, staging / f"{t.value}.onnx", setting=s.setting, per_channel=per_channel,
@@ -224,7 +224,7 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
     final = {t: QuantResult(paths[t], r.meta, r.report) for t, r in results.items()}
     for t, r in final.items():
         s = searches[t]
-        agree = ", ".join(f"{k} {100 * c['agreement']:.2f}%" for k, c in s.heldout.items())
+        agree = ", ".join(f"{k} {100 * c['top1_agreement']:.2f}%" for k, c in s.heldout.items())
         speed = r.meta.extra["int8_quality"]["cost"].get("ort_cpu")
         log(f"wrote {r.path} (INT8 {t.value}: {s.setting.label}, {len(s.higher_precision)} trunk layers left FP32; "
             f"held-out agreement {agree}" + (f"; ONNX Runtime {speed['speedup']:.2f}x FP32 at batch {speed['batch']}" if speed else "") + ")")

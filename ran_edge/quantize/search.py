@@ -19,7 +19,7 @@ One calibration pass gives histograms (:mod:`ran_edge.quantize.histograms`); fro
    every trial are recorded by the caller.
 
 Each flavour is measured the way it runs (exact Q/DQ arithmetic for the TensorRT flavour, ONNX Runtime's
-fused integer kernels for the CPU flavour; see :func:`ran_edge.qdq_exec.exact_qdq_for`).
+fused integer kernels for the CPU flavour; see :func:`ran_edge.runtime.ort_runner.exact_qdq_for`).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class SearchResult:
     def summary(self) -> dict[str, Any]:
         return {"setting": self.setting.to_dict(), "higher_precision_nodes": list(self.higher_precision),
                 "meets_target": self.met, "misses": list(self.misses),
-                "heldout": {s: {k: c[k] for k in ("n", "agreement", "drop_points", "max_abs_logit_diff")} for s, c in self.heldout.items()},
+                "heldout": {s: {k: c[k] for k in ("n", "top1_agreement", "drop_points", "max_abs_logit_diff")} for s, c in self.heldout.items()},
                 "trials": list(self.trials), "sensitivity": [[n, round(v, 6)] for n, v in self.sensitivity]}
 
 
@@ -196,9 +196,9 @@ def search_int8(fp32: str | Path, meta: ArtifactMeta, holdout: HeldOut, quantize
             cmp = {s: compare_logits(t.ref[s], got[s], labels, meta.class_names) for s, (_, labels) in holdout.suites.items()}
             div = t.divergence(got, None)
             trials.append({**setting.to_dict(), "higher_precision": len(higher), "slack_points": round(goal.slack(cmp), 3),
-                           "kl": round(div, 6), "agreement": {s: round(c["agreement"], 5) for s, c in cmp.items()}})
+                           "kl": round(div, 6), "agreement": {s: round(c["top1_agreement"], 5) for s, c in cmp.items()}})
             log(f"  {setting.label:>16s}, {len(higher):2d} layers higher precision: "
-                + ", ".join(f"{s} {100 * c['agreement']:.2f}%" for s, c in cmp.items()) + f" (KL {div:.2e})")
+                + ", ".join(f"{s} {100 * c['top1_agreement']:.2f}%" for s, c in cmp.items()) + f" (KL {div:.2e})")
             return cmp, div, got
 
         scored = [(s, *record(s, ())) for s in options.settings]

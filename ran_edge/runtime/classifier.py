@@ -8,28 +8,19 @@ kernel of :mod:`ran_edge.kernels`, or its numpy reference when the library is no
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ran_edge.artifact import ArtifactMeta, InputKind, read_sidecar, verify_hash
+from ran_edge.artifact import (KIND_BY_SUFFIX, RUNTIME_BACKENDS, ArtifactKind, ArtifactMeta, Backend, InputKind,
+                               artifact_kind, read_sidecar, verify_hash)
 from ran_edge.errors import RanEdgeError
 from ran_edge.model_input import model_input
 from ran_edge.runtime.base import InputError, Runner
 
 
-class Backend(str, enum.Enum):
-    TRT = "trt"
-    ORT = "ort"
-    TORCHSCRIPT = "torchscript"
-
-
-#: file suffix → backend
-BACKEND_BY_SUFFIX = {".engine": Backend.TRT, ".plan": Backend.TRT, ".trt": Backend.TRT, ".onnx": Backend.ORT,
-                     ".ts": Backend.TORCHSCRIPT, ".torchscript": Backend.TORCHSCRIPT}
 #: sidecar ``format`` each backend accepts
 _FORMATS = {Backend.TRT: ("engine",), Backend.ORT: ("onnx",), Backend.TORCHSCRIPT: ("torchscript",)}
 
@@ -50,17 +41,21 @@ def backend_for(path: Union[str, Path], backend: Union[str, Backend, None] = Non
     """The backend for ``path``: ``backend`` if given, else from the suffix."""
     if backend is not None:
         try:
-            return Backend(backend)
+            chosen = Backend(backend)
         except ValueError:
-            raise RanEdgeError(f"backend: got '{backend}', expected one of {[b.value for b in Backend]}") from None
-    suffix = Path(path).suffix.lower()
-    if suffix in (".pt", ".pth", ".tar"):
+            chosen = None
+        if chosen not in RUNTIME_BACKENDS:
+            raise RanEdgeError(f"backend: got '{backend}', expected one of {[b.short for b in RUNTIME_BACKENDS]}")
+        return chosen
+    kind = artifact_kind(path)
+    if kind is ArtifactKind.CHECKPOINT:
         raise RanEdgeError(f"{path}: a checkpoint is not a runtime artifact; make one with 'ran-edge export' "
                            "(.onnx/.ts) or 'ran-edge build-engine' (.engine)")
-    if suffix not in BACKEND_BY_SUFFIX:
-        raise RanEdgeError(f"{path}: unknown artifact type '{suffix}', expected one of {sorted(BACKEND_BY_SUFFIX)} "
+    if kind is None:
+        suffixes = sorted(s for s, k in KIND_BY_SUFFIX.items() if k is not ArtifactKind.CHECKPOINT)
+        raise RanEdgeError(f"{path}: unknown artifact type '{Path(path).suffix.lower()}', expected one of {suffixes} "
                            "(or pass backend=)")
-    return BACKEND_BY_SUFFIX[suffix]
+    return kind.backend
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -166,16 +161,15 @@ def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, de
     """The runner for ``backend`` (not yet active). ``options``: ``providers``/``threads`` (ort),
     ``cuda_graph``/``cuda`` (trt), ``torch_device`` (torchscript)."""
     if meta.format not in _FORMATS[backend]:
-        raise RanEdgeError(f"{path}: the sidecar says format '{meta.format}', backend '{backend.value}' "
+        raise RanEdgeError(f"{path}: the sidecar says format '{meta.format}', backend '{backend.short}' "
                            f"expects {list(_FORMATS[backend])}")
     allowed = {Backend.ORT: {"providers", "threads"}, Backend.TRT: {"cuda_graph", "cuda"},
                Backend.TORCHSCRIPT: {"torch_device"}}[backend]
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise RanEdgeError(f"options {unknown} do not apply to backend '{backend.value}', expected some of {sorted(allowed)}")
+        raise RanEdgeError(f"options {unknown} do not apply to backend '{backend.short}', expected some of {sorted(allowed)}")
     if backend is Backend.ORT:
-        from ran_edge.qdq_exec import exact_qdq_for
-        from ran_edge.runtime.ort_runner import OrtRunner
+        from ran_edge.runtime.ort_runner import OrtRunner, exact_qdq_for
 
         return OrtRunner(path, options.get("providers"), options.get("threads"), device, exact_qdq=exact_qdq_for(meta))
     if backend is Backend.TRT:

@@ -15,7 +15,6 @@ import numpy as np
 from ran_edge._lazy import require
 from ran_edge.artifact import TensorSpec
 from ran_edge.errors import RanEdgeError
-from ran_edge.qdq_exec import EXACT_QDQ_CONFIG
 from ran_edge.runtime.base import Runner
 
 _PROVIDER_ALIASES = {
@@ -50,41 +49,69 @@ def resolve_providers(requested: Union[str, Sequence[str], None], available: Seq
     return out
 
 
+#: ONNX Runtime session option that keeps QuantizeLinear/DequantizeLinear as separate ops (no QLinear* fusion).
+EXACT_QDQ_CONFIG = "session.disable_quant_qdq"
+
+
+def exact_qdq_for(meta: Any) -> bool:
+    """Whether an ONNX artifact must run with exact Q/DQ semantics in ONNX Runtime.
+
+    The TensorRT INT8 flavour (symmetric int8 activations) is what TensorRT executes with int8 x int8 → int32
+    products. ONNX Runtime's fused S8S8 kernels on x86 CPUs without VNNI go through ``VPMADDUBSW``, whose
+    16-bit pair sums saturate; with symmetric activations nearly every product pair is large, and agreement
+    with FP32 fell to 54-91 % (measured, calibration/README.md). Running the Q/DQ pairs as written gives the
+    arithmetic the file specifies (and TensorRT implements). The CPU flavour keeps the fused kernels (its
+    speed is the point) and is measured that way.
+    """
+    extra = getattr(meta, "extra", None) or {}
+    return extra.get("int8_flavour") == "tensorrt"
+
+
 #: more intra-op threads than this is a typo (each thread costs memory; 10**6 exhausts it)
 MAX_THREADS = 256
 
 
+#: what an :class:`OrtRunner` runs: an ``.onnx`` path, a loaded ``onnx.ModelProto`` or its serialized bytes.
+OnnxModel = Union[str, Path, bytes, Any]
+
+
 class OrtRunner(Runner):
-    """Runs an ONNX file with ONNX Runtime.
+    """Runs an ONNX model with ONNX Runtime; every ONNX Runtime session of ran-edge is made here.
 
     Args:
-        path: the ``.onnx`` file.
+        path: the ``.onnx`` file, a loaded ``onnx.ModelProto`` or its serialized bytes.
         providers: see :func:`resolve_providers`.
         threads: intra-op threads (None: ONNX Runtime's default).
         device: CUDA device for the CUDA/TensorRT providers.
         exact_qdq: run Q/DQ pairs as written (float ops between them) instead of ONNX Runtime's fused integer
-            kernels; :func:`ran_edge.qdq_exec.exact_qdq_for` says when (the TensorRT INT8 flavour).
+            kernels; :func:`exact_qdq_for` says when (the TensorRT INT8 flavour).
+        optimize: ONNX Runtime graph optimisations (off keeps every named tensor, for calibration taps).
+        memory_arena: ONNX Runtime's CPU memory arena (off: no run keeps its largest activations allocated).
     """
 
     name = "onnxrt-runner"
 
-    def __init__(self, path: Union[str, Path], providers: Union[str, Sequence[str], None] = None,
-                 threads: Optional[int] = None, device: int = 0, exact_qdq: bool = False):
+    def __init__(self, path: OnnxModel, providers: Union[str, Sequence[str], None] = None,
+                 threads: Optional[int] = None, device: int = 0, exact_qdq: bool = False, optimize: bool = True,
+                 memory_arena: bool = True):
         super().__init__()
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
             raise RanEdgeError(f"threads: got {threads!r}, expected an integer 1..{MAX_THREADS}")
-        self.path = Path(path)
+        self.path = Path(path) if isinstance(path, (str, Path)) else None
+        self.model = None if self.path is not None else path
         self.providers = providers
         self.threads = threads
         self.device = device
         self.exact_qdq = exact_qdq
+        self.optimize = optimize
+        self.memory_arena = memory_arena
         self.session: Any = None
         self._inputs: Tuple[TensorSpec, ...] = ()
         self._outputs: Tuple[str, ...] = ()
 
     def activate_impl(self) -> None:
         ort = require("onnxruntime", "ONNX inference")
-        if not self.path.is_file():
+        if self.path is not None and not self.path.is_file():
             raise RanEdgeError(f"ONNX file not found: {self.path}")
         chosen = resolve_providers(self.providers, ort.get_available_providers())
         options = [{"device_id": self.device} if p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") else {}
@@ -96,11 +123,17 @@ class OrtRunner(Runner):
         so.log_severity_level = 3
         if self.exact_qdq:
             so.add_session_config_entry(EXACT_QDQ_CONFIG, "1")
+        if not self.memory_arena:
+            so.enable_cpu_mem_arena = False
+        if not self.optimize:
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        source = str(self.path) if self.path is not None else (
+            self.model if isinstance(self.model, (bytes, bytearray)) else self.model.SerializeToString())
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=chosen, provider_options=options)
+            self.session = ort.InferenceSession(source, sess_options=so, providers=chosen, provider_options=options)
         except Exception as exc:  # ORT raises its own pybind exception types
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise RanEdgeError(f"{self.path}: ONNX Runtime cannot load it ({first[:300]})") from exc
+            raise RanEdgeError(f"{self.path or 'ONNX model'}: ONNX Runtime cannot load it ({first[:300]})") from exc
         self._inputs = tuple(
             TensorSpec(i.name, tuple(d if isinstance(d, int) and d > 0 else -1 for d in i.shape), _ORT_DTYPES.get(i.type, i.type))
             for i in self.session.get_inputs())
@@ -124,3 +157,9 @@ class OrtRunner(Runner):
     def infer_impl(self, feed: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
         outs = self.session.run(list(self._outputs), dict(feed))
         return dict(zip(self._outputs, outs))
+
+
+def cpu_runner(model: OnnxModel, threads: Optional[int] = 2, exact_qdq: bool = False, **options: Any) -> OrtRunner:
+    """An active CPU-only :class:`OrtRunner` for ``model`` (path, ``ModelProto`` or bytes): what the export checks,
+    quantization and benchmarks run; ``options`` as :class:`OrtRunner` (``optimize``, ``memory_arena``)."""
+    return OrtRunner(model, "cpu", threads, exact_qdq=exact_qdq, **options).activate()  # type: ignore[return-value]

@@ -112,9 +112,9 @@ def _check_meta(folder: Path, summary: Mapping[str, Any], problems: List[str]) -
 
 def _check_onnx_graph(folder: Path, summary: Mapping[str, Any], problems: List[str]) -> None:
     """What Triton's onnxruntime backend checks at load: names, types, ranks of the graph."""
-    import onnxruntime as ort
+    from ran_edge.runtime.ort_runner import OrtRunner
 
-    sess = ort.InferenceSession(str(folder / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
+    sess = OrtRunner(folder / "1" / "model.onnx", "cpu").activate().session
     mb = summary["max_batch_size"]
     for nodes, got in ((sess.get_inputs(), summary["inputs"]), (sess.get_outputs(), summary["outputs"])):
         for node in nodes:

@@ -1,36 +1,31 @@
-"""Evaluate a RAN on a dataset through either execution path."""
+"""Evaluate a RAN on a dataset through either region path (per-region or region-batch)."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
 import numpy as np
 import torch
 
+from ran_edge.artifact import RegionPath
 from ran_edge.data.dataset import FaceDataset
 from ran_edge.metrics import classification_report
 from ran_edge.model.ran import RAN
 from ran_edge.train.batches import PreparedFaces, iter_batches
 
 
-class ExecutionPath(str, enum.Enum):
-    """Which structure runs the trunk: one pass over the region batch, or one call per region."""
-
-    REGION_BATCH = "region-batch"
-    PER_REGION = "per-region"
-
-
 @torch.no_grad()
 def predict_logits(
-    model: RAN, ds: FaceDataset | PreparedFaces, path: ExecutionPath = ExecutionPath.REGION_BATCH,
+    model: RAN, ds: FaceDataset | PreparedFaces, path: RegionPath = RegionPath.REGION_BATCH,
     batch_size: int = 64, device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(logits [N,C], region_weights [N,K], labels [N])`` for a dataset, model in eval mode."""
     prepared = ds if isinstance(ds, PreparedFaces) else PreparedFaces(ds, model.config.preprocess)
     was_training = model.training
     model.eval()
-    run = model.run if ExecutionPath(path) is ExecutionPath.REGION_BATCH else model.run_per_region
+    if RegionPath(path) is RegionPath.FUSED:
+        raise ValueError("evaluate runs aligned faces: path per-region or region-batch, not fused")
+    run = model.run if RegionPath(path) is RegionPath.REGION_BATCH else model.run_per_region
     logits, weights, labels = [], [], []
     try:
         for x, y in iter_batches(prepared, batch_size):
@@ -47,12 +42,12 @@ def predict_logits(
 
 
 def evaluate(
-    model: RAN, ds: FaceDataset | PreparedFaces, path: ExecutionPath = ExecutionPath.REGION_BATCH,
+    model: RAN, ds: FaceDataset | PreparedFaces, path: RegionPath = RegionPath.REGION_BATCH,
     batch_size: int = 64, device: str = "cpu",
 ) -> dict[str, Any]:
     """Accuracy, per-class accuracy, confusion matrix and n (keys of ``eval.json``)."""
     logits, weights, labels = predict_logits(model, ds, path, batch_size, device)
     report = classification_report(labels, logits.argmax(1) if len(logits) else labels, model.config.class_names)
-    report["path"] = ExecutionPath(path).value
+    report["path"] = RegionPath(path).value
     report["mean_region_weights"] = weights.mean(0).tolist() if len(weights) else []
     return report

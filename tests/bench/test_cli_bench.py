@@ -115,7 +115,7 @@ def test_demo_command_fp32_and_int8_batches_1_and_8(tiny_artifacts, tiny_int8, t
     assert all(r["status"] == "ok" and r["n"] == 16 for r in doc["accuracy"])
     int8 = [r for r in doc["accuracy"] if r["model"] == "m1"]
     assert all(r["reference"]["artifact"].endswith("tiny.onnx") for r in int8)
-    assert all(0.5 <= r["reference"]["top1_agreement"] <= 1.0 and r["reference"]["max_abs_dlogit"] > 0 for r in int8)
+    assert all(0.5 <= r["reference"]["top1_agreement"] <= 1.0 and r["reference"]["max_abs_logit_diff"] > 0 for r in int8)
     ratios = [c for c in doc["comparisons"] if c["name"].startswith("int8 / fp32")]
     assert [c["batch"] for c in ratios] == [1, 8] and all(c["ratio"] > 0 for c in ratios)
     assert "int8 / fp32 [tiny.int8.onnx vs tiny.onnx, onnxruntime]" in (out / "bench.md").read_text()

@@ -15,7 +15,7 @@ def test_reports_are_written_and_valid(tiny_bench):
     assert len(tiny_bench.plots) >= 2 and all(p.stat().st_size > 1000 for p in tiny_bench.plots)
     doc = json.loads((out / "bench.json").read_text())
     validate(doc)
-    assert doc["schema"] == "ran-edge-bench" and doc["schema_version"] == 1
+    assert doc["schema"] == "ran-edge-bench" and doc["schema_version"] == 2
     assert doc["machine"]["cpu"]["logical_cores"] >= 1
     assert doc["machine"]["versions"]["onnxruntime"] and doc["machine"]["command_line"][:2] == ["ran-edge", "bench"]
     md = tiny_bench.md_path.read_text()
@@ -58,9 +58,9 @@ def test_accuracy_and_agreement(tiny_bench):
         assert ci["low"] <= r["accuracy"] <= ci["high"] and ci["method"] == "wilson"
         assert sum(map(sum, r["confusion"])) == 24 and r["correct"] == round(r["accuracy"] * 24)
     ort = recs[("onnxruntime", "region-batch")]["reference"]
-    assert ort["top1_agreement"] == 1.0 and ort["max_abs_dlogit"] < 1e-3  # ONNX vs torch eager: same model
+    assert ort["top1_agreement"] == 1.0 and ort["max_abs_logit_diff"] < 1e-3  # ONNX vs torch eager: same model
     per_region = recs[("torch", "per-region")]["reference"]
-    assert per_region["top1_agreement"] == 1.0 and per_region["max_abs_dlogit"] < 1e-4
+    assert per_region["top1_agreement"] == 1.0 and per_region["max_abs_logit_diff"] < 1e-4
     assert recs[("torch", "region-batch")]["reference"] is None  # the reference itself
     acc = {r["accuracy"] for r in recs.values()}
     assert len(acc) == 1  # every path and backend classifies the same faces the same way

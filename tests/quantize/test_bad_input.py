@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import pytest
@@ -6,7 +7,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 
-from ran_edge.artifact import sidecar_path  # noqa: E402
+from ran_edge.artifact import sha256_file, sidecar_path  # noqa: E402
 from ran_edge.cli.main import main  # noqa: E402
 from ran_edge.errors import DataError, RanEdgeError  # noqa: E402
 from ran_edge.quantize import calibrate_onnx  # noqa: E402
@@ -41,6 +42,12 @@ def test_non_ran_onnx(trained_onnx, calib_dir, tmp_path):
     with pytest.raises(RanEdgeError, match="metadata file other.onnx.json not found"):
         _calibrate(tmp_path / "other.onnx", tmp_path, calib_dir)
     shutil.copy(sidecar_path(trained_onnx[0]), sidecar_path(tmp_path / "other.onnx"))
+    with pytest.raises(RanEdgeError, match="does not match onnx_sha256"):  # another model's sidecar
+        _calibrate(tmp_path / "other.onnx", tmp_path, calib_dir)
+    # a sidecar that does describe this file (hash matches) but a graph that is not RAN's
+    side = json.loads(sidecar_path(tmp_path / "other.onnx").read_text())
+    side["extra"]["onnx_sha256"] = sha256_file(tmp_path / "other.onnx")
+    sidecar_path(tmp_path / "other.onnx").write_text(json.dumps(side))
     with pytest.raises(RanEdgeError, match="not a RAN ONNX"):
         _calibrate(tmp_path / "other.onnx", tmp_path, calib_dir)
     assert not list(tmp_path.glob("m.int8*"))

@@ -38,7 +38,7 @@ def test_both_flavours_agree_with_fp32(both):
     assert (ref.argmax(1) == labels).mean() > 0.95  # the model is really trained
     for target in (QuantTarget.TENSORRT, QuantTarget.CPU):
         cmp = compare_logits(ref, run_onnx(run.results[target].path, test, meta), labels, meta.class_names)
-        assert cmp["agreement"] >= 0.98 and cmp["drop_points"] <= 1.0, (target, cmp)
+        assert cmp["top1_agreement"] >= 0.98 and cmp["drop_points"] <= 1.0, (target, cmp)
         assert_really_quantized(onnx.load(str(run.results[target].path)), run.searches[target].higher_precision)
 
 
