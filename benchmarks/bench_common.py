@@ -19,7 +19,9 @@ DEFAULT_CHECKPOINT = Path("demo_out/train/best.pt")
 DEMO_DATA = "synthetic:n_test=1400,size=64"
 
 
-def parse_args(name: str, argv: Sequence[str] | None, doc: str) -> argparse.Namespace:
+def parse_args(name: str, argv: Sequence[str] | None, doc: str,
+               extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
+    """The options every experiment script shares; ``extra`` adds the script's own."""
     from ran_edge.bench.machine import machine_slug
 
     p = argparse.ArgumentParser(description=doc)
@@ -32,6 +34,8 @@ def parse_args(name: str, argv: Sequence[str] | None, doc: str) -> argparse.Name
     p.add_argument("--trust-checkpoint", action="store_true",
                    help="allow a checkpoint that needs arbitrary unpickling (only for files you trust)")
     p.add_argument("--no-demo", action="store_true", help="skip the trained demo RAN (run only the full-size one)")
+    if extra is not None:
+        extra(p)
     return p.parse_args(argv)
 
 

@@ -23,7 +23,7 @@ CHILD = textwrap.dedent("""
     import resource, sys, time
     from ran_edge.artifact import read_sidecar
     from ran_edge.quantize.histograms import collect_histograms
-    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
     onnx_path, n = sys.argv[1], int(sys.argv[2])
     meta = read_sidecar(onnx_path)
     ds, _ = open_calibration_data(f"synthetic:n_train={n},size=224", n)

@@ -86,7 +86,7 @@ def main() -> int:
     batches = [int(b) for b in args.batches.split(",")]
 
     from ran_edge.data.classes import RAFDB_CLASSES
-    from ran_edge.data.synthetic import iter_faces
+    from ran_edge.data.synthetic.faces import iter_faces
     from ran_edge.engine.build import detect_env
     from ran_edge.export import export_onnx
     from ran_edge.model.ran import build_ran

@@ -48,7 +48,7 @@ def peer_int8(fp32: Path, out: Path, seed: int, image_size: int) -> Path:
     import onnxruntime.quantization as q
 
     from ran_edge.artifact import read_sidecar
-    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
 
     meta = read_sidecar(fp32)
     ds, _ = open_calibration_data(f"synthetic:n_train=256,size={image_size},seed={seed + 1}", 256, seed + 1)
@@ -69,7 +69,7 @@ def peer_int8(fp32: Path, out: Path, seed: int, image_size: int) -> Path:
 
 def evaluate_peer(demo: Path, seed: int) -> dict:
     from ran_edge.artifact import read_sidecar
-    from ran_edge.demo import DemoConfig, load_suites
+    from ran_edge.demo_run import DemoConfig, load_suites
     from ran_edge.quantize.accuracy import DEFAULT_TARGET, compare_logits, run_onnx
 
     fp32 = demo / "artifacts" / "model.onnx"
@@ -90,7 +90,7 @@ def evaluate_peer(demo: Path, seed: int) -> dict:
 def recalibrate(demo: Path, seed: int, folder: Path) -> tuple[dict, float]:
     """The demo's INT8 step with the current code → (per-suite comparisons of both flavours, seconds)."""
     from ran_edge.artifact import read_sidecar
-    from ran_edge.demo import DemoConfig, load_suites
+    from ran_edge.demo_run import DemoConfig, load_suites
     from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
     from ran_edge.quantize.accuracy import compare_on_suites
 

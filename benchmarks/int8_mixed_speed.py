@@ -59,7 +59,7 @@ def build_variants(work: Path, sets: dict[int, dict], calib_num: int, threads: i
     from ran_edge.model.ran import build_ran
     from ran_edge.quantize.histograms import CalibrationMethod
     from ran_edge.quantize.qdq import QuantTarget, quantize_int8
-    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
     from ran_edge.quantize.stats import RangeSetting, collect_stats
 
     torch.manual_seed(0)

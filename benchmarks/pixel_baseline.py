@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from ran_edge.data.classes import RAFDB_CLASSES
-from ran_edge.data.synthetic import SyntheticSuite, make_split
+from ran_edge.data.synthetic.faces import SyntheticSuite, make_split
 
 Feature = Callable[[np.ndarray], np.ndarray]
 

@@ -2,7 +2,7 @@
 
     python benchmarks/video_bench.py [--checkpoint demo_out/train/best.pt] [--seconds 10] [--out benchmarks/results]
 
-On generated videos with 1, 4 and 8 faces (``ran_edge.data.video_gen``), for the trained demo model
+On generated videos with 1, 4 and 8 faces (``ran_edge.data.synthetic.video_gen``), for the trained demo model
 exported to ONNX (faces input → aligned crops; regions input → fused region-batch kernel), FP32 and
 INT8 (when ``ran_edge.quantize`` can calibrate one here), detection every 1 and 5 frames:
 end-to-end FPS, ms per frame per stage, per-track accuracy against the composited expressions and
@@ -26,9 +26,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from ran_edge.artifact import InputKind
-from ran_edge.data.video_gen import GroundTruth, VideoScenario, write_test_video
+from ran_edge.data.synthetic.video_gen import GroundTruth, VideoScenario, write_test_video
 from ran_edge.video import Pipeline, PipelineConfig, SmoothConfig, Smoother, make_detector, open_source
-from ran_edge.video.evaluate import score_video, true_label_switches_per_min
+from ran_edge.video.scoring import score_video, true_label_switches_per_min
 from ran_edge.video.runner import RunOutputs, run_video
 
 SCENARIOS = {

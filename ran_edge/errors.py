@@ -39,3 +39,7 @@ class DataError(RanEdgeError):
 
 class AccuracyTargetError(RanEdgeError):
     """An INT8 (or other reduced-precision) result misses its quality target against FP32."""
+
+
+class InputError(RanEdgeError):
+    """A feed does not match the model's inputs."""

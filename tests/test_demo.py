@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 
-from ran_edge.demo import DemoConfig, run_demo  # noqa: E402
+from ran_edge.demo_run import DemoConfig, run_demo  # noqa: E402
 
 
 @pytest.mark.slow

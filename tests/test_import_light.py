@@ -15,7 +15,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 
 def test_import_without_torch_and_tensorrt():
     code = ("import ran_edge, ran_edge.runtime, ran_edge.engine, ran_edge.cli.main, ran_edge.cli.build_engine, "
-            "ran_edge.cli.inspect, ran_edge.runtime.cuda; "
+            "ran_edge.cli.inspect, ran_edge.cuda; "
             "from ran_edge.runtime import load, Classifier, OrtRunner, TrtRunner, TorchScriptRunner; "
             "from ran_edge.engine import plan_build, trtexec_command; "
             "p = ran_edge.cli.main.build_parser(); "

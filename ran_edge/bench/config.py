@@ -1,4 +1,4 @@
-"""Options of a bench run, as frozen, validated values (the CLI and ``ran_edge.demo`` build one)."""
+"""Options of a bench run, as frozen, validated values (the CLI and ``ran_edge.demo_run`` build one)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ran_edge.artifact import Backend, RegionPath  # noqa: F401  (the one enums; re-exported for bench callers)
+from ran_edge.data.suites import CHALLENGE_SUITES
 from ran_edge.errors import RanEdgeError
 
 
@@ -39,8 +40,9 @@ class Measure(str, enum.Enum):
         return self in (Measure.ALL, Measure.ACCURACY)
 
 
-#: Suites known for synthetic data; real datasets use ``clean`` plus the official challenge lists.
-SUITES: tuple[str, ...] = ("clean", "occlusion", "pose30", "pose45")
+#: Suites known for synthetic data (defined in :mod:`ran_edge.data.suites`); real datasets use ``clean`` plus
+#: the official challenge lists.
+SUITES: tuple[str, ...] = CHALLENGE_SUITES
 #: Pseudo-artifacts: random-init RANs built in memory (latency only; accuracy is meaningless).
 RANDOM_ARTIFACTS: tuple[str, ...] = ("random:full", "random:tiny")
 

@@ -62,10 +62,10 @@ def prepare_input(input_kind: str, frame: np.ndarray, boxes: np.ndarray, preset:
 
 def faces_input(input_kind: str, faces: Sequence[np.ndarray], preset: Any, spec: Any) -> np.ndarray:
     """Model input for aligned faces (each its own frame; box = the whole face), by the runtime's one
-    preprocessing (:func:`ran_edge.runtime.classifier.prepare_model_input`)."""
+    preprocessing (:func:`ran_edge.model_input.prepare_model_input`)."""
     import warnings
 
-    from ran_edge.runtime.classifier import prepare_model_input
+    from ran_edge.model_input import prepare_model_input
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the one-time "not built" note is in the report

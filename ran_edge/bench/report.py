@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ran_edge.outputs import ResultSet
+
+
+@dataclass
+class BenchResult:
+    """The report (``doc``, as written to bench.json) and the files written."""
+
+    doc: dict[str, Any]
+    json_path: Path
+    md_path: Path
+    plots: list[Path] = field(default_factory=list)
 
 
 def _f(v: Any, fmt: str = ".3f", none: str = "n/a") -> str:
@@ -134,9 +145,8 @@ def markdown(doc: Mapping[str, Any], plot_names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_reports(doc: dict[str, Any], out: Path, plots: bool = True, log: Callable[[str], None] = print) -> Any:
+def write_reports(doc: dict[str, Any], out: Path, plots: bool = True, log: Callable[[str], None] = print) -> BenchResult:
     """Validate ``doc``, then write bench.json, the PNG plots and bench.md into ``out``."""
-    from ran_edge.bench.run import BenchResult
     from ran_edge.bench.schema import validate
 
     validate(doc)

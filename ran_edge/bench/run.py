@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -18,20 +16,11 @@ import numpy as np
 from ran_edge.bench.config import Backend, BenchConfig, RegionPath
 from ran_edge.bench.records import (accuracy_skeleton, comparisons, fill_ratio_to_fastest, model_record,
                                     speed_record)
+from ran_edge.bench.report import BenchResult
 from ran_edge.bench.subjects import NATIVE, Subject, SubjectSpec, artifact_kind, check_batches, plan_subjects
 from ran_edge.errors import RanEdgeError
 
 Log = Callable[[str], None]
-
-
-@dataclass
-class BenchResult:
-    """The report (``doc``, as written to bench.json) and the files written."""
-
-    doc: dict[str, Any]
-    json_path: Path
-    md_path: Path
-    plots: list[Path] = field(default_factory=list)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -188,7 +177,7 @@ def run_bench(cfg: BenchConfig, log: Log = print) -> BenchResult:
     peak = (machine.get("nominal_peak_fp32") or {}).get("flops_per_s")
     suites = []
     if cfg.measure.accuracy and cfg.suites:
-        from ran_edge.bench.suites import load_suites
+        from ran_edge.data.suites import load_suites
 
         suites = load_suites(cfg.data, cfg.suites, lists_dir=cfg.lists_dir, max_faces=cfg.max_faces, log=log)
     face_cache: dict[str, tuple[list[np.ndarray], np.ndarray]] = {}

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
               "trt_cache": str(run_.trt_cache), "outputs": {t.value: {"path": str(r.path), **r.report} for t, r in run_.results.items()},
               "search": {t.value: s.summary() for t, s in run_.searches.items()}}
     if args.eval:
-        from ran_edge.quantize.evaluate import evaluate_int8
+        from ran_edge.quantize.int8_eval import evaluate_int8
 
         report["accuracy"] = evaluate_int8(args.onnx, {t.value: r.path for t, r in run_.results.items()}, args.eval)
     if args.report:

@@ -9,7 +9,7 @@ HELP = "run the main job on synthetic faces: train a small RAN, evaluate clean/o
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ran_edge.demo import DemoConfig
+    from ran_edge.demo_run import DemoConfig
 
     d = DemoConfig(out=Path("demo_out"))
     p.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from ran_edge._lazy import require
 
     require("torch", "the demo (training)")
-    from ran_edge.demo import DemoConfig, run_demo
+    from ran_edge.demo_run import DemoConfig, run_demo
 
     cfg = DemoConfig(out=Path(args.out), epochs=args.epochs, n_train=args.n_train, seed=args.seed,
                      video=args.video, progress=not args.no_progress, allow_accuracy_loss=args.allow_accuracy_loss)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ran_edge.data.spec import open_dataset
     from ran_edge.model.checkpoint import load_checkpoint
     from ran_edge.artifact import RegionPath
-    from ran_edge.train.evaluate import evaluate
+    from ran_edge.train.model_eval import evaluate
 
     model, _ = load_checkpoint(args.checkpoint, trust=args.trust_checkpoint)
     ds = open_dataset(args.data, args.split, seed=args.seed, suite=args.suite)

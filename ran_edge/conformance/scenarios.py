@@ -29,7 +29,7 @@ from ran_edge.engine.options import BatchProfile, BuildRequest, CalibKind, Calib
 from ran_edge.engine.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, plan_build
 from ran_edge.engine.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
-from ran_edge.runtime.cuda import CudaApi, PinnedBuffer
+from ran_edge.cuda import CudaApi, PinnedBuffer
 
 INPUT, OUTPUTS = "faces", ("logits", "region_weights")
 LAYERS = ("conv1", "attention/Softmax", "fc")

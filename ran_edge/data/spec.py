@@ -18,15 +18,11 @@ validation: each reader carves its val split from train (or uses the dataset's o
 
 from __future__ import annotations
 
-import difflib
-import enum
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
-
-import numpy as np
 
 from ran_edge.data.classes import (
     AFFECTNET7_CLASSES,
@@ -35,15 +31,8 @@ from ran_edge.data.classes import (
     RAFDB_CLASSES,
 )
 from ran_edge.data.dataset import FaceDataset
+from ran_edge.data.splits import Split, as_split, check_val_fraction, suggestion
 from ran_edge.errors import DataError, RanEdgeError
-
-
-class Split(str, enum.Enum):
-    """Which part of a dataset to read."""
-
-    TRAIN = "train"
-    VAL = "val"
-    TEST = "test"
 
 
 #: Defaults of the synthetic set (also the values used when an option is not given).
@@ -97,11 +86,6 @@ class DataSpec:
         return f"{head}{sep}{opts}" if opts else head
 
 
-def _suggest(word: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _parse_options(kind: str, pieces: Sequence[str]) -> Mapping[str, str]:
     allowed = _OPTIONS[kind]
     options: dict[str, str] = {}
@@ -113,7 +97,7 @@ def _parse_options(kind: str, pieces: Sequence[str]) -> Mapping[str, str]:
         if key not in allowed:
             known = ", ".join(allowed) if allowed else "none"
             raise RanEdgeError(
-                f"unknown data option {key!r} for {kind}{_suggest(key, list(allowed))}; known options: {known}"
+                f"unknown data option {key!r} for {kind}{suggestion(key, list(allowed))}; known options: {known}"
             )
         if key in options:
             raise RanEdgeError(f"data option {key!r} is given twice in the {kind} spec")
@@ -168,48 +152,11 @@ def parse_data_spec(text: str) -> DataSpec:
     if path.exists():
         raise DataError(f"data path is not a directory: {path}; expected a dataset folder or KIND:PATH")
     if colon and re.fullmatch(r"[A-Za-z_][\w-]*", head) and len(head) > 1:
-        raise RanEdgeError(f"unknown data kind {head!r}{_suggest(head, KINDS)}; expected one of {', '.join(KINDS)}")
-    close = _suggest(text, KINDS) if re.fullmatch(r"[A-Za-z_][\w-]*", text) else ""
+        raise RanEdgeError(f"unknown data kind {head!r}{suggestion(head, KINDS)}; expected one of {', '.join(KINDS)}")
+    close = suggestion(text, KINDS) if re.fullmatch(r"[A-Za-z_][\w-]*", text) else ""
     if close:
         raise RanEdgeError(f"unknown data spec {text!r}{close}; expected one of {', '.join(KINDS)} or a directory")
     raise DataError(f"data path not found: {path}")
-
-
-def as_split(split: Split | str) -> Split:
-    """Coerce ``"train"``/``"val"``/``"test"`` (or a :class:`Split`) to :class:`Split`."""
-    if isinstance(split, Split):
-        return split
-    try:
-        return Split(str(split).strip().lower())
-    except ValueError:
-        names = [s.value for s in Split]
-        raise RanEdgeError(f"unknown split {split!r}{_suggest(str(split), names)}; expected one of {', '.join(names)}") from None
-
-
-def check_val_fraction(val_fraction: float) -> float:
-    """Validate the fraction of train carved out as validation (strictly between 0 and 1)."""
-    if not 0.0 < float(val_fraction) < 1.0:
-        raise RanEdgeError(f"val_fraction={val_fraction} is invalid; expected a number between 0 and 1 (exclusive)")
-    return float(val_fraction)
-
-
-def stratified_split(labels: Sequence[int] | np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic stratified train/val split of indices ``0..len(labels)-1``.
-
-    Per class with ``n`` samples, ``round(n * val_fraction)`` go to val, at least 1 when ``n >= 2`` and
-    at most ``n - 1`` (a class with one sample stays in train). The choice depends only on the labels,
-    ``val_fraction`` and ``seed``. Both index arrays are returned sorted (original order).
-    """
-    frac = check_val_fraction(val_fraction)
-    labels = np.asarray(labels, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    is_val = np.zeros(len(labels), dtype=bool)
-    for cls in np.unique(labels):
-        idx = np.flatnonzero(labels == cls)
-        n = len(idx)
-        n_val = 0 if n < 2 else min(max(int(round(n * frac)), 1), n - 1)
-        is_val[rng.permutation(idx)[:n_val]] = True
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
 def _as_spec(spec: str | DataSpec) -> DataSpec:
@@ -223,13 +170,13 @@ def _root_of(spec: DataSpec) -> Path:
 
 
 def _open_synthetic(spec: DataSpec, split: Split, seed: int, suite: str) -> FaceDataset:
-    from ran_edge.data.synthetic import SyntheticSuite, make_split
+    from ran_edge.data.synthetic.faces import SyntheticSuite, make_split
 
     try:
         suite_value = SyntheticSuite(suite)
     except ValueError:
         names = [s.value for s in SyntheticSuite]
-        raise RanEdgeError(f"unknown synthetic suite {suite!r}{_suggest(suite, names)}; expected one of {', '.join(names)}") from None
+        raise RanEdgeError(f"unknown synthetic suite {suite!r}{suggestion(suite, names)}; expected one of {', '.join(names)}") from None
     sizes = {k: int(spec.options.get(k, v)) for k, v in SYNTHETIC_DEFAULTS.items()}
     n = sizes[f"n_{split.value}"]
     seed = int(spec.options.get("seed", seed))
@@ -267,22 +214,22 @@ def open_dataset(
     check_val_fraction(val_fraction)
     root = _root_of(spec)
     if spec.kind == "rafdb":
-        from ran_edge.data.rafdb import rafdb_dataset
+        from ran_edge.data.readers.rafdb import rafdb_dataset
 
         return rafdb_dataset(root, split, seed=seed, val_fraction=val_fraction)
     if spec.kind == "ferplus":
-        from ran_edge.data.ferplus import ferplus_dataset
+        from ran_edge.data.readers.ferplus import ferplus_dataset
 
         return ferplus_dataset(root, split, votes=spec.options.get("votes", "0") == "1")
     if spec.kind == "affectnet":
-        from ran_edge.data.affectnet import affectnet_dataset
+        from ran_edge.data.readers.affectnet import affectnet_dataset
 
         return affectnet_dataset(
             root, split, n_classes=int(spec.options.get("classes", "8")),
             crop=spec.options.get("crop", "1") == "1", seed=seed, val_fraction=val_fraction,
         )
     if spec.kind == "imagefolder":
-        from ran_edge.data.imagefolder import imagefolder_dataset
+        from ran_edge.data.readers.imagefolder import imagefolder_dataset
 
         return imagefolder_dataset(root, split, seed=seed, val_fraction=val_fraction)
     raise RanEdgeError(f"unknown data kind {spec.kind!r}; expected one of {', '.join(KINDS)}")
@@ -301,7 +248,7 @@ def class_names_for(spec: str | DataSpec) -> tuple[str, ...]:
     if spec.kind == "affectnet":
         return AFFECTNET7_CLASSES if spec.options.get("classes", "8") == "7" else AFFECTNET8_CLASSES
     if spec.kind == "imagefolder":
-        from ran_edge.data.imagefolder import imagefolder_classes
+        from ran_edge.data.readers.imagefolder import imagefolder_classes
 
         return imagefolder_classes(_root_of(spec))
     raise RanEdgeError(f"unknown data kind {spec.kind!r}; expected one of {', '.join(KINDS)}")

@@ -47,7 +47,7 @@ def installed_trt_version() -> Optional[TrtVersion]:
 
 def detect_env(device: int = 0, cuda: Any = None) -> DeviceEnv:
     """TensorRT version, GPU name, compute capability, CUDA runtime and JetPack of this machine."""
-    from ran_edge.runtime.cuda import get_cuda_api
+    from ran_edge.cuda import get_cuda_api
 
     trt = require_tensorrt()
     api = cuda if cuda is not None and not isinstance(cuda, str) else get_cuda_api(cuda)

@@ -101,8 +101,8 @@ def fp16_step(onnx: Path, calib: CalibSource, out_dir: Path, stem: str, num: int
 def fp16_analysis(onnx: Path, num: int, log: Log) -> Any:
     """FP16 range analysis of an ONNX on ``num`` synthetic faces, writing nothing (``inspect --fp16``)."""
     from ran_edge.export.fp16 import analyse_fp16
-    from ran_edge.quantize.qdq import load_ran_onnx
-    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.export.io import load_ran_onnx
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
 
     model, meta = load_ran_onnx(onnx)
     dataset, description = open_calibration_data(f"synthetic:n_train={num}", num)

@@ -125,7 +125,7 @@ def _compare(name: str, outputs: dict[str, np.ndarray], reference: dict[str, np.
 
 def _reference(torch_model: Any, io: GraphIO, x: np.ndarray, chunks: Sequence[slice]) -> dict[str, np.ndarray]:
     torch = require("torch", "parity checks")
-    from ran_edge.export.onnx_export import export_module
+    from ran_edge.export.io import export_module
 
     module = export_module(torch_model, io.input_kind).eval()
     k = torch_model.config.preset.num_regions

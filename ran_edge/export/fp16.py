@@ -171,8 +171,8 @@ def analyse_and_convert(onnx_path: str | Path, *, data: str = "synthetic", num: 
     """
     onnx = require("onnx", "FP16 analysis")
     from ran_edge.export.onnx_export import StagedFiles
-    from ran_edge.quantize.qdq import load_ran_onnx
-    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.export.io import load_ran_onnx
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
 
     model, meta = load_ran_onnx(onnx_path)
     if feeds is None:

@@ -8,11 +8,13 @@ outputs ``logits [N,C]`` and ``region_weights [N,K]``. A dynamic axis is ``-1`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ran_edge.artifact import InputKind, TensorSpec
+from ran_edge._lazy import require
+from ran_edge.artifact import ArtifactMeta, InputKind, Precision, TensorSpec, read_sidecar, verify_hash
 from ran_edge.errors import RanEdgeError
 
 OUTPUT_NAMES: tuple[str, str] = ("logits", "region_weights")
@@ -77,3 +79,37 @@ def example_inputs(config: Any, input_kind: InputKind | str, n: int, seed: int =
         return prepare_faces(faces, config.preprocess)
     box = np.array([[0.0, 0.0, float(s), float(s)]])
     return np.concatenate([region_batch_reference(f, box, config.preset, config.preprocess) for f in faces])
+
+
+def export_module(model: Any, input_kind: InputKind, per_region: bool = False) -> Any:
+    """The ``nn.Module`` whose ``forward`` is the exported signature for ``input_kind`` (``per_region``: the
+    official one-trunk-call-per-region structure, a ``faces`` input)."""
+    from ran_edge.model.ran import PerRegionInput, RegionsInput
+
+    if per_region:
+        if InputKind(input_kind) is not InputKind.FACES:
+            raise RanEdgeError("the per-region structure takes aligned faces: input kind faces, not regions")
+        return PerRegionInput(model)
+    return model if InputKind(input_kind) is InputKind.FACES else RegionsInput(model)
+
+
+def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
+    """Load an exported RAN ONNX and its sidecar; a corrupt or non-RAN file is a one-line error."""
+    onnx = require("onnx", "INT8 quantization")
+    path = Path(onnx_path)
+    if not path.is_file():
+        raise RanEdgeError(f"ONNX model not found: {path}")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as exc:  # DecodeError, ValidationError, ...
+        raise RanEdgeError(f"{path}: corrupt or not an ONNX model ({type(exc).__name__}); expected a file from 'ran-edge export'") from exc
+    meta = read_sidecar(path)
+    verify_hash(path, meta)
+    names_in = [i.name for i in model.graph.input]
+    names_out = [o.name for o in model.graph.output]
+    if meta.format != "onnx" or names_in != [t.name for t in meta.inputs] or names_out != [t.name for t in meta.outputs]:
+        raise RanEdgeError(f"{path}: not a RAN ONNX from 'ran-edge export' (I/O {names_in} -> {names_out} does not match its sidecar)")
+    if meta.precision is not Precision.FP32:
+        raise RanEdgeError(f"{path}: is already {meta.precision.value}; calibrate the FP32 export")
+    return model, meta

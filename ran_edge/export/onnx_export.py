@@ -24,7 +24,7 @@ from ran_edge.artifact import (ArtifactMeta, InputKind, RegionPath, meta_for_mod
                                write_json_atomic)
 from ran_edge.errors import RanEdgeError
 from ran_edge.outputs import ResultSet
-from ran_edge.export.io import GraphIO, OUTPUT_NAMES, example_inputs, graph_io
+from ran_edge.export.io import GraphIO, OUTPUT_NAMES, example_inputs, export_module, graph_io
 
 DEFAULT_OPSET = 17
 MIN_OPSET, MAX_OPSET = 13, 20
@@ -38,18 +38,6 @@ class ExportResult:
     path: Path
     meta: ArtifactMeta
     report: Mapping[str, Any]
-
-
-def export_module(model: Any, input_kind: InputKind, per_region: bool = False) -> Any:
-    """The ``nn.Module`` whose ``forward`` is the exported signature for ``input_kind`` (``per_region``: the
-    official one-trunk-call-per-region structure, a ``faces`` input)."""
-    from ran_edge.model.ran import PerRegionInput, RegionsInput
-
-    if per_region:
-        if InputKind(input_kind) is not InputKind.FACES:
-            raise RanEdgeError("the per-region structure takes aligned faces: input kind faces, not regions")
-        return PerRegionInput(model)
-    return model if InputKind(input_kind) is InputKind.FACES else RegionsInput(model)
 
 
 def structure_extra(per_region: bool) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from typing import Any, Callable
 from ran_edge._lazy import require
 from ran_edge.artifact import InputKind, meta_for_model_config, sha256_file, sidecar_path, write_json_atomic
 from ran_edge.export.io import example_inputs, graph_io
-from ran_edge.export.onnx_export import ExportResult, StagedFiles, export_module, structure_extra
+from ran_edge.export.io import export_module
+from ran_edge.export.onnx_export import ExportResult, StagedFiles, structure_extra
 
 #: Name of the metadata entry inside the TorchScript archive (``torch.jit.load(..., _extra_files=...)``).
 EXTRA_FILE = "ran_edge.json"

@@ -16,7 +16,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 from ran_edge.errors import RanEdgeError
-from ran_edge.kernels import library
+import ran_edge.kernels.library as library
 from ran_edge.kernels.reference import region_batch_numpy
 from ran_edge.crop import CropConvention
 from ran_edge.preprocess import ColorOrder, PreprocessSpec

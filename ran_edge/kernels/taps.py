@@ -15,7 +15,7 @@ from typing import Tuple
 import numpy as np
 
 from ran_edge.errors import RanEdgeError
-from ran_edge.kernels import library
+import ran_edge.kernels.library as library
 from ran_edge.preprocess import PreprocessSpec, check_boxes, official_axes
 from ran_edge.presets import RegionPreset
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
-from ran_edge.kernels import library
+import ran_edge.kernels.library as library
 from ran_edge.kernels.api import DTypeLike, c_geometry, c_output_spec, preset_regions, resolve_options
 from ran_edge.preprocess import ColorOrder, PreprocessSpec
 from ran_edge.presets import RegionPreset

@@ -16,8 +16,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, read_sidecar
+from ran_edge.data.feeds import feed_for_images
 from ran_edge.metrics import accuracy_drop, agreement, agreement_lower_bound
-from ran_edge.quantize.readers import feed_for_images
 
 CLEAN_SUITE = "clean"
 

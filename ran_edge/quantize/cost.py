@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ran_edge.artifact import ArtifactMeta
-from ran_edge.quantize.readers import feed_for_images
+from ran_edge.data.feeds import feed_for_images
 
 
 def ort_speedup(fp32: str | Path, int8: str | Path, images: Sequence[np.ndarray], meta: ArtifactMeta, *, batch: int = 8,

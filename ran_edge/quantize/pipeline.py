@@ -26,8 +26,10 @@ from ran_edge.quantize.accuracy import DEFAULT_TARGET, QualityTarget
 from ran_edge.quantize.cost import layer_cost, ort_speedup
 from ran_edge.quantize.histograms import CalibrationMethod
 from ran_edge.quantize.manifest import build_manifest, default_manifest_path, write_manifest
-from ran_edge.quantize.qdq import DEFAULT_FP32_SCOPE, Fp32Scope, QuantResult, QuantTarget, load_ran_onnx, quantize_int8
-from ran_edge.quantize.readers import DatasetReader, image_files, open_calibration_data
+from ran_edge.export.io import load_ran_onnx
+from ran_edge.quantize.qdq import DEFAULT_FP32_SCOPE, Fp32Scope, QuantResult, QuantTarget, quantize_int8
+from ran_edge.data.feeds import DatasetReader, open_calibration_data
+from ran_edge.data.images import image_files
 from ran_edge.quantize.search import (AUTO_SETTINGS, HeldOut, SearchOptions, SearchResult, candidate_layers, search_int8,
                                       synthetic_holdout)
 from ran_edge.quantize.stats import DEFAULT_PERCENTILE, CalibrationStats, RangeSetting, collect_stats

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ran_edge._lazy import require
-from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, verify_hash, sha256_file, sidecar_path, write_json_atomic
+from ran_edge.artifact import ArtifactMeta, Precision, sha256_file, sidecar_path, write_json_atomic
 from ran_edge.errors import RanEdgeError
+from ran_edge.export.io import load_ran_onnx
 from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
-from ran_edge.quantize.readers import CalibrationReader
+from ran_edge.data.feeds import CalibrationReader
 from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, RangeSetting, collect_stats
 
 
@@ -98,28 +99,6 @@ def unquantize_inputs(model: Any, names: Sequence[str]) -> int:
         for n in dead:
             model.graph.node.remove(n)
     return rewired
-
-
-def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
-    """Load an exported RAN ONNX and its sidecar; a corrupt or non-RAN file is a one-line error."""
-    onnx = require("onnx", "INT8 quantization")
-    path = Path(onnx_path)
-    if not path.is_file():
-        raise RanEdgeError(f"ONNX model not found: {path}")
-    try:
-        model = onnx.load(str(path))
-        onnx.checker.check_model(model)
-    except Exception as exc:  # DecodeError, ValidationError, ...
-        raise RanEdgeError(f"{path}: corrupt or not an ONNX model ({type(exc).__name__}); expected a file from 'ran-edge export'") from exc
-    meta = read_sidecar(path)
-    verify_hash(path, meta)
-    names_in = [i.name for i in model.graph.input]
-    names_out = [o.name for o in model.graph.output]
-    if meta.format != "onnx" or names_in != [t.name for t in meta.inputs] or names_out != [t.name for t in meta.outputs]:
-        raise RanEdgeError(f"{path}: not a RAN ONNX from 'ran-edge export' (I/O {names_in} -> {names_out} does not match its sidecar)")
-    if meta.precision is not Precision.FP32:
-        raise RanEdgeError(f"{path}: is already {meta.precision.value}; calibrate the FP32 export")
-    return model, meta
 
 
 def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: CalibrationReader | None = None,

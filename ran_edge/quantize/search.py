@@ -73,7 +73,7 @@ def synthetic_holdout(n_per_suite: int, size: int, seed: int) -> HeldOut:
     three times as many faces, and those beyond 30° and 45° are also suites of their own (``pose30``,
     ``pose45``, about 70 % and 40 % of them), as in the reports: the large angles are where INT8 flips most,
     and an average over all poses hides them."""
-    from ran_edge.data.synthetic import SyntheticSuite, make_split
+    from ran_edge.data.synthetic.faces import SyntheticSuite, make_split
 
     suites = {}
     for suite in (SyntheticSuite.CLEAN, SyntheticSuite.OCCLUSION, SyntheticSuite.POSE):

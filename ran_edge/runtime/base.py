@@ -15,11 +15,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from ran_edge.artifact import TensorSpec
-from ran_edge.errors import RanEdgeError
-
-
-class InputError(RanEdgeError):
-    """A feed does not match the model's inputs."""
+from ran_edge.errors import InputError, RanEdgeError
 
 
 def check_feed(feed: Mapping[str, np.ndarray], specs: Sequence[TensorSpec],

@@ -17,7 +17,7 @@ import numpy as np
 from ran_edge.artifact import (KIND_BY_SUFFIX, RUNTIME_BACKENDS, ArtifactKind, ArtifactMeta, Backend, InputKind,
                                artifact_kind, read_sidecar, verify_hash)
 from ran_edge.errors import RanEdgeError
-from ran_edge.preprocess import prepare_faces
+from ran_edge.model_input import model_input
 from ran_edge.runtime.base import InputError, Runner
 
 
@@ -154,34 +154,6 @@ class Classifier:
         probs = softmax(logits)
         top = probs.argmax(axis=1)
         return [Prediction(names[int(i)], int(i), probs[n], weights[n], logits[n]) for n, i in enumerate(top)]
-
-
-def model_input(faces: Union[Sequence[np.ndarray], np.ndarray], meta: ArtifactMeta) -> np.ndarray:
-    """Aligned faces (list of ``HxWx3`` uint8 BGR or ``NxHxWx3``) → the input of ``meta``'s model (float32)."""
-    return prepare_model_input(faces, InputKind(meta.input_kind), meta.preset, meta.preprocess)
-
-
-def prepare_model_input(faces: Union[Sequence[np.ndarray], np.ndarray], input_kind: InputKind, preset: Any,
-                        spec: Any) -> np.ndarray:
-    """The one preprocessing of aligned faces for a model of ``input_kind``.
-
-    ``faces`` input: :func:`prepare_faces`. ``regions`` input: each face is a frame whose box is the
-    whole image, cropped by the fused region-batch kernel (:func:`ran_edge.kernels.region_batch`: the
-    C++ library when built, else its numpy reference), the same convention as the in-graph crops.
-    """
-    if InputKind(input_kind) is InputKind.FACES:
-        return prepare_faces(faces, spec)
-    from ran_edge.kernels import region_batch
-
-    items = [faces] if isinstance(faces, np.ndarray) and faces.ndim == 3 else list(faces)
-    if not items:
-        raise InputError("got an empty batch of faces, expected at least one HxWx3 uint8 face")
-    parts = []
-    for face in items:
-        h, w = face.shape[:2] if isinstance(face, np.ndarray) and face.ndim == 3 else (1, 1)  # else: checked below
-        box = np.array([[0.0, 0.0, float(w), float(h)]])
-        parts.append(region_batch(face, box, preset, spec=spec))
-    return np.concatenate(parts)
 
 
 def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, device: int = 0,

@@ -27,7 +27,7 @@ from ran_edge.engine.meta import DeviceEnv, check_engine, rebuild_hint
 from ran_edge.engine.versions import TrtVersion
 from ran_edge.errors import EngineMismatchError, RanEdgeError
 from ran_edge.runtime.base import Runner
-from ran_edge.runtime.cuda import CudaApi, PinnedBuffer, get_cuda_api
+from ran_edge.cuda import CudaApi, PinnedBuffer, get_cuda_api
 
 
 def split_batches(n: int, lo: int, hi: int, multiple: int = 1) -> List[Tuple[int, int, int]]:

@@ -1,7 +1,7 @@
 """Triton Python-backend model that runs ran-edge's preprocessing (copied as ``model.py``).
 
 Inside Triton it turns ``faces_uint8 [N,H,W,3]`` (aligned face crops, uint8 BGR) into the main
-model's input with :func:`ran_edge.runtime.classifier.model_input`, the one preprocessing
+model's input with :func:`ran_edge.model_input.model_input`, the one preprocessing
 implementation, reading the :class:`~ran_edge.artifact.ArtifactMeta` that ``export-triton`` put
 next to ``config.pbtxt``. The Python environment of the Triton server needs ``ran-edge`` (numpy
 only: ``pip install ran-edge``). ``preprocess_batch`` is the testable core; ``TritonPythonModel``
@@ -30,7 +30,7 @@ def load_meta(model_dir: str) -> Any:
 
 def preprocess_batch(faces: np.ndarray, meta: Any) -> np.ndarray:
     """``[N,H,W,3]`` uint8 BGR → the main model's input, in its dtype."""
-    from ran_edge.runtime.classifier import model_input
+    from ran_edge.model_input import model_input
 
     x = model_input(faces, meta)
     return np.ascontiguousarray(x.astype(np.dtype(meta.inputs[0].dtype), copy=False))

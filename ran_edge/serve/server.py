@@ -7,7 +7,7 @@ PyTriton with dynamic batching. The served model takes what the local Classifier
 * outputs ``logits`` FP32 ``[N,C]``, ``region_weights`` FP32 ``[N,K]``, ``label`` BYTES ``[N,1]``.
 
 Requests that Triton merges into one batch are preprocessed each (the one implementation,
-:func:`ran_edge.runtime.classifier.model_input`) and run as ONE model call, then split back.
+:func:`ran_edge.model_input.model_input`) and run as ONE model call, then split back.
 
 **The stub fix.** PyTriton's ``triton_python_backend_stub`` is linked against
 ``libpython3.X.so.1.0`` and the dynamic loader finds the *system* one (Debian's 3.11.2) even when
@@ -202,7 +202,7 @@ def make_infer_func(classifier: Any, drain: Optional[Drain] = None) -> Callable[
 
 
 def _infer_func(classifier: Any) -> Callable[[List[Any]], List[Dict[str, np.ndarray]]]:
-    from ran_edge.runtime.classifier import model_input
+    from ran_edge.model_input import model_input
 
     def infer(requests: List[Any]) -> List[Dict[str, np.ndarray]]:
         checked = [check_request(_input_of(r)) for r in requests]  # before any preprocessing or inference

@@ -26,7 +26,7 @@ from ran_edge.model.checkpoint import load_checkpoint, read_checkpoint_file, sav
 from ran_edge.model.loss import ran_loss
 from ran_edge.model.ran import RAN
 from ran_edge.train.batches import PreparedFaces
-from ran_edge.train.evaluate import evaluate
+from ran_edge.train.model_eval import evaluate
 
 BEST_NAME = "best.pt"
 LAST_NAME = "last.pt"

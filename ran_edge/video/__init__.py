@@ -6,7 +6,8 @@ classifier (``ran_edge.runtime.load``) is passed in by the caller. See ``README.
 
 from __future__ import annotations
 
-from ran_edge.video.detect import Detection, Detector, HaarDetector, OracleDetector, YuNetDetector, make_detector
+from ran_edge.video.detect import HaarDetector, OracleDetector, YuNetDetector, make_detector
+from ran_edge.video.detection import Detection, Detector
 from ran_edge.video.events import EventWriter, read_events
 from ran_edge.video.geometry import FaceFraming, crop_face, iou
 from ran_edge.video.pipeline import FaceResult, InferencePath, Pipeline, PipelineConfig

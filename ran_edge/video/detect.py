@@ -14,36 +14,14 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from typing import Any, List, Tuple
 
 import numpy as np
 
 from ran_edge._lazy import require
 from ran_edge.errors import RanEdgeError
-from ran_edge.video.geometry import Box, FaceFraming, Point
-
-
-@dataclass(frozen=True)
-class Detection:
-    """A face found in a frame: ``box`` in frame pixels, ``score``, optional 5-point landmarks
-    (subject's right eye, left eye, nose tip, right and left mouth corner)."""
-
-    box: Box
-    score: float = 1.0
-    landmarks: Optional[Tuple[Point, ...]] = None
-
-
-@runtime_checkable
-class Detector(Protocol):
-    """Finds faces in a ``HxWx3`` uint8 BGR frame.
-
-    ``framing`` says how this detector's boxes become the square face box the model expects.
-    """
-
-    name: str
-    framing: FaceFraming
-
-    def detect(self, frame: np.ndarray) -> List[Detection]: ...
+from ran_edge.video.detection import Detection, Detector
+from ran_edge.video.geometry import FaceFraming
 
 
 class DetectorKind(str, enum.Enum):
@@ -136,7 +114,7 @@ class YuNetDetector:
 
 
 class OracleDetector:
-    """EVALUATION ONLY: returns the ground-truth boxes of a video made by :mod:`ran_edge.data.video_gen`.
+    """EVALUATION ONLY: returns the ground-truth boxes of a video made by :mod:`ran_edge.data.synthetic.video_gen`.
 
     It counts frames itself (``detect`` call i = frame i), so it must see every frame. Faces that
     are fully hidden (occlusion ``cover``) or entirely outside the frame are not returned.
@@ -145,7 +123,7 @@ class OracleDetector:
     name = "oracle"
 
     def __init__(self, truth_path: Path):
-        from ran_edge.data.video_gen import GroundTruth
+        from ran_edge.data.synthetic.video_gen import GroundTruth
 
         if not Path(truth_path).is_file():
             raise RanEdgeError(f"oracle ground-truth file not found: {truth_path}; expected the .json written next to a generated video")
@@ -180,31 +158,3 @@ def make_detector(spec: str = "haar", **options: Any) -> Detector:
     if kind is DetectorKind.YUNET:
         return YuNetDetector(Path(arg), **options)
     return OracleDetector(Path(arg))
-
-
-def nms(dets: Sequence[Detection], iou_threshold: float = 0.4, fuse: bool = False) -> List[Detection]:
-    """Greedy non-maximum suppression (highest score, then largest box, first).
-
-    With ``fuse``, each kept box becomes the score-weighted mean of the boxes it suppressed (positive
-    scores only): sliding-window hits around a face average to a better-centred box.
-    """
-    from ran_edge.video.geometry import iou
-
-    order = sorted(dets, key=lambda d: (d.score, (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])), reverse=True)
-    keep: List[Detection] = []
-    groups: List[List[Detection]] = []
-    for d in order:
-        hit = [i for i, k in enumerate(keep) if iou(d.box, k.box) >= iou_threshold]
-        if not hit:
-            keep.append(d)
-            groups.append([d])
-        else:
-            groups[hit[0]].append(d)
-    if not fuse:
-        return keep
-    out = []
-    for k, g in zip(keep, groups):
-        w = np.array([max(x.score, 0.0) for x in g]) + 1e-9
-        box = tuple(float(v) for v in (np.array([x.box for x in g]) * w[:, None]).sum(0) / w.sum())
-        out.append(Detection(box, k.score, k.landmarks))  # type: ignore[arg-type]
-    return out

@@ -3,7 +3,7 @@
 OpenCV's Haar cascades find real faces but miss a quarter to a half of our cartoon-like synthetic
 faces (measured in ``ran_edge/video/README.md``), so the test video, the tests and the benchmark
 use this detector: OpenCV's ``HOGDescriptor`` sliding window with a linear model trained on
-synthetic faces composited on random backgrounds (:mod:`ran_edge.video.hog_train`, seeds disjoint
+synthetic faces composited on random backgrounds (``tools/hog_train.py``, seeds disjoint
 from the test videos). The weights ship in ``synthetic_face_hog.json`` beside this module. It is a
 detector for *synthetic* faces: use ``haar`` (the default) or ``yunet`` on real video.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from ran_edge._lazy import require
 from ran_edge.errors import RanEdgeError
-from ran_edge.video.detect import Detection, nms
+from ran_edge.video.detection import Detection, nms
 from ran_edge.video.geometry import FaceFraming
 
 WEIGHTS = Path(__file__).with_name("synthetic_face_hog.json")
@@ -62,7 +62,7 @@ class HogDetector:
             b = float(data["b"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise RanEdgeError(f"{path}: not a HOG detector weights file ({type(exc).__name__}: {exc}); "
-                               "expected the JSON written by 'python -m ran_edge.video.hog_train'") from exc
+                               "expected the JSON written by 'python tools/hog_train.py'") from exc
         self._hog = make_hog()
         if w.size != self._hog.getDescriptorSize():
             raise RanEdgeError(f"{path}: {w.size} weights, expected {self._hog.getDescriptorSize()}")

@@ -26,7 +26,7 @@ import numpy as np
 from ran_edge.artifact import InputKind
 from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
-from ran_edge.video.detect import Detection, Detector
+from ran_edge.video.detection import Detection, Detector
 from ran_edge.video.geometry import Box, box_area, clip_box, crop_face, landmark_angle
 from ran_edge.video.profile import StageClock
 from ran_edge.video.smooth import SmoothConfig, Smoother
@@ -213,7 +213,7 @@ class Pipeline:
         if any(angles) and meta.preprocess.crop is CropConvention.OFFICIAL:
             # The official convention cuts upright whole-pixel boxes: align (rotate) each face first, as the
             # official pipeline's face files are, then cut its regions (the faces-input path of the same model).
-            from ran_edge.runtime.classifier import prepare_model_input
+            from ran_edge.model_input import prepare_model_input
 
             size = int(meta.preprocess.face_size)
             crops = [crop_face(frame, t.box, size, a) for t, a in zip(tracks, angles)]

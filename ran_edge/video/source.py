@@ -20,9 +20,8 @@ from typing import Any, Callable, Iterator, List, Optional
 import numpy as np
 
 from ran_edge._lazy import require
+from ran_edge.data.images import IMAGE_SUFFIXES, is_image_file
 from ran_edge.errors import RanEdgeError
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 class SourceKind(str, enum.Enum):
@@ -117,7 +116,7 @@ class FolderSource(FrameSource):
         folder = Path(folder)
         if not folder.is_dir():
             raise RanEdgeError(f"image folder not found: {folder}")
-        self.files: List[Path] = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files: List[Path] = sorted(p for p in folder.iterdir() if is_image_file(p))
         if not self.files:
             raise RanEdgeError(f"{folder}: no images found; expected files ending in {', '.join(IMAGE_SUFFIXES)}")
         self.fps, self.description, self.frame_count = float(fps), str(folder), len(self.files)

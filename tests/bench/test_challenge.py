@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ran_edge.bench.challenge import (ChallengeSource, find_official_list, parse_challenge_list, read_label_file,
+from ran_edge.data.challenge import (ChallengeSource, find_official_list, parse_challenge_list, read_label_file,
                                       sample_key)
-from ran_edge.bench.suites import match_challenge_list
+from ran_edge.data.suites import match_challenge_list
 from ran_edge.data.classes import RAFDB_CLASSES
 from ran_edge.data.dataset import FaceSample, InMemoryDataset
 from ran_edge.errors import DataError, RanEdgeError
@@ -125,7 +125,7 @@ def test_match_list_to_local_dataset_uses_list_labels_and_reports_missing():
 def test_load_suites_on_a_local_rafdb_copy_with_the_official_lists(tmp_path):
     """clean = the test split; occlusion / pose30 = the lists matched by name, duplicates dropped and reported."""
     cv2 = pytest.importorskip("cv2")
-    from ran_edge.bench.suites import load_suites
+    from ran_edge.data.suites import load_suites
 
     root = tmp_path / "basic"
     (root / "EmoLabel").mkdir(parents=True)

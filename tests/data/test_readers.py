@@ -10,7 +10,7 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from ran_edge.data.affectnet import affectnet_dataset  # noqa: E402
+from ran_edge.data.readers.affectnet import affectnet_dataset  # noqa: E402
 from ran_edge.data.classes import (  # noqa: E402
     AFFECTNET7_CLASSES,
     AFFECTNET8_CLASSES,
@@ -18,10 +18,11 @@ from ran_edge.data.classes import (  # noqa: E402
     RAFDB_CLASSES,
 )
 from ran_edge.data.dataset import dataset_labels  # noqa: E402
-from ran_edge.data.ferplus import ferplus_dataset, majority_label  # noqa: E402
-from ran_edge.data.imagefolder import imagefolder_dataset  # noqa: E402
-from ran_edge.data.rafdb import rafdb_dataset  # noqa: E402
-from ran_edge.data.spec import Split, class_names_for, open_dataset  # noqa: E402
+from ran_edge.data.readers.ferplus import ferplus_dataset, majority_label  # noqa: E402
+from ran_edge.data.readers.imagefolder import imagefolder_dataset  # noqa: E402
+from ran_edge.data.readers.rafdb import rafdb_dataset  # noqa: E402
+from ran_edge.data.spec import class_names_for, open_dataset  # noqa: E402
+from ran_edge.data.splits import Split  # noqa: E402
 from ran_edge.errors import DataError  # noqa: E402
 
 

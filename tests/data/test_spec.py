@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from ran_edge.data.classes import AFFECTNET7_CLASSES, AFFECTNET8_CLASSES, FERPLUS_CLASSES, RAFDB_CLASSES
-from ran_edge.data.spec import (
-    DataSpec,
-    Split,
-    as_split,
-    class_names_for,
-    open_dataset,
-    parse_data_spec,
-    stratified_split,
-)
+from ran_edge.data.spec import DataSpec, class_names_for, open_dataset, parse_data_spec
+from ran_edge.data.splits import Split, as_split, stratified_split
 from ran_edge.errors import DataError, RanEdgeError
 
 
@@ -122,7 +115,7 @@ def test_open_dataset_argument_errors(tmp_path):
 
 
 def test_open_dataset_synthetic():
-    """Dispatch to ran_edge.data.synthetic.make_split with the sizes from the spec."""
+    """Dispatch to ran_edge.data.synthetic.faces.make_split with the sizes from the spec."""
     spec = "synthetic:n_train=6,n_val=3,n_test=4,size=32"
     val = open_dataset(spec, "val")
     assert len(val) == 3 and len(open_dataset(spec, Split.TEST)) == 4 and len(open_dataset(spec, "train")) == 6

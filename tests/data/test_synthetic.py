@@ -13,7 +13,7 @@ pytest.importorskip("cv2")
 
 from ran_edge.data.classes import RAFDB_CLASSES  # noqa: E402
 from ran_edge.data.dataset import FaceSample, InMemoryDataset  # noqa: E402
-from ran_edge.data.synthetic import (  # noqa: E402
+from ran_edge.data.synthetic.faces import (  # noqa: E402
     Occlusion,
     SyntheticSuite,
     iter_faces,
@@ -67,7 +67,7 @@ def test_make_split_is_balanced(n):
 
 
 def test_make_split_accepts_a_str_enum_split():
-    from ran_edge.data.spec import Split
+    from ran_edge.data.splits import Split
 
     assert _same(make_split(Split.VAL, 7, size=24).samples, make_split("val", 7, size=24).samples)
 

@@ -20,7 +20,7 @@ BATCH = ["--batch", "2,4,8"]
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     torch = pytest.importorskip("torch")
-    from ran_edge.data.synthetic import make_split
+    from ran_edge.data.synthetic.faces import make_split
     from ran_edge.export import export_onnx
     from ran_edge.train.loop import TrainConfig, train
     from tests.runtime.artifacts import tiny_model

@@ -25,7 +25,7 @@ from ran_edge.data.classes import AFFECTNET8_CLASSES, FERPLUS_CLASSES  # noqa: E
 from ran_edge.export import export_onnx  # noqa: E402
 from ran_edge.model.checkpoint import import_official  # noqa: E402
 from ran_edge.presets import AFFECTNET8, FERPLUS6  # noqa: E402
-from ran_edge.runtime.classifier import model_input  # noqa: E402
+from ran_edge.model_input import model_input  # noqa: E402
 from tests.real_faces import real_faces  # noqa: E402
 
 WIDTH = 64  # the released ResNet-18

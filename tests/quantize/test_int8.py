@@ -128,7 +128,7 @@ def test_regions_model_is_fed_the_region_batch(trained_onnx, calib_dir, holdout_
     """A regions-input export calibrates on the fused-kernel crops (the runtime's preprocessing) and agrees with its FP32 source."""
     from ran_edge.artifact import InputKind
     from ran_edge.export import export_onnx
-    from ran_edge.quantize.readers import DatasetReader, feed_for_images, open_calibration_data
+    from ran_edge.data.feeds import DatasetReader, feed_for_images, open_calibration_data
 
     _, model = trained_onnx
     fp32 = export_onnx(model, tmp_path / "regions.onnx", input_kind=InputKind.REGIONS, log=lambda s: None).path

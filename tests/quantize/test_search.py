@@ -128,7 +128,7 @@ def test_search_gives_back_layers_only_when_needed(trained_onnx, calib_dir, hold
 def test_a_layer_in_higher_precision_reads_the_float_tensor(trained_onnx, calib_dir, tmp_path):
     """Excluding a node from quantize_static leaves the Q/DQ pair on its input; ours must read the float tensor."""
     from ran_edge.quantize.qdq import quantize_int8
-    from ran_edge.quantize.readers import DatasetReader, open_calibration_data
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
     from ran_edge.quantize.search import candidate_layers
     from ran_edge.quantize.stats import collect_stats
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ran_edge.errors import RanEdgeError
-from ran_edge.runtime.cuda import CudaError, CudaPythonApi, get_cuda_api
+from ran_edge.cuda import CudaError, CudaPythonApi, get_cuda_api
 from ran_edge.runtime.trt_runner import split_batches
 
 

@@ -13,7 +13,7 @@ def short_video(tmp_path_factory):
     """60 frames (5 s at 12 fps), 2 faces: expressions change, each face is hidden once by a card
     for 0.4 s, and each cell's face leaves and a new one enters. Returns (video path, GroundTruth)."""
     pytest.importorskip("cv2")
-    from ran_edge.data.video_gen import VideoScenario, write_test_video
+    from ran_edge.data.synthetic.video_gen import VideoScenario, write_test_video
 
     path = tmp_path_factory.mktemp("video") / "faces.mp4"
     sc = VideoScenario(n_faces=2, width=512, height=288, fps=12.0, seconds=5.0, face_size=112, segment_s=1.25,

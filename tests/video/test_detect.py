@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from ran_edge.errors import RanEdgeError
-from ran_edge.video.detect import Detection, make_detector, nms
+from ran_edge.video.detect import make_detector
+from ran_edge.video.detection import Detection, nms
 from ran_edge.video.geometry import iou
 
 cv2 = pytest.importorskip("cv2")

@@ -7,7 +7,7 @@ import pytest
 
 from ran_edge.errors import RanEdgeError
 from ran_edge.video import Pipeline, PipelineConfig, SmoothConfig, Smoother, make_detector, open_source
-from ran_edge.video.evaluate import score_video
+from ran_edge.video.scoring import score_video
 from ran_edge.video.events import read_events
 from ran_edge.video.runner import RunOutputs, run_video
 
@@ -78,8 +78,8 @@ def test_demo_model_labels_match_the_video(demo_artifact, tmp_path):
     the fully visible face-frames (measured: 0.967, with 0.893 on clean synthetic faces). 4 faces for
     12 s: ~20 expression segments (one drawing each, so model errors come per segment) of 3 s; EMA
     0.6 lags one frame per expression change (~3 % of the frames)."""
-    from ran_edge.data.synthetic import iter_faces
-    from ran_edge.data.video_gen import VideoScenario, write_test_video
+    from ran_edge.data.synthetic.faces import iter_faces
+    from ran_edge.data.synthetic.video_gen import VideoScenario, write_test_video
     from ran_edge.runtime import load
 
     faces = list(iter_faces(280, split="test", seed=0))
@@ -107,7 +107,7 @@ class _LandmarkDetector:
         self.framing = FaceFraming(1.0, 0.0)
 
     def detect(self, frame):
-        from ran_edge.video.detect import Detection
+        from ran_edge.video.detection import Detection
 
         return [Detection((40.0, 30.0, 104.0, 94.0), 1.0, ((55.0, 50.0), (89.0, 62.0), (72.0, 70.0), (60.0, 82.0), (84.0, 82.0)))]
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from ran_edge.data.video_gen import GroundTruth, VideoScenario, grid_shape, iter_frames, visible_frames
+from ran_edge.data.synthetic.video_gen import GroundTruth, VideoScenario, grid_shape, iter_frames, visible_frames
 from ran_edge.errors import RanEdgeError
 
 cv2 = pytest.importorskip("cv2")

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ran_edge.data.dataset import FaceDataset, InMemoryDataset
+from ran_edge.data.dataset import FaceDataset
 from ran_edge.errors import AccuracyTargetError
 
 Log = Callable[[str], None]
@@ -63,24 +63,11 @@ class DemoReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def pose_subset(ds: FaceDataset, min_angle: float) -> InMemoryDataset:
-    """Samples whose max(|yaw|, |pitch|) exceeds ``min_angle`` degrees (the Pose-30/45 challenge split)."""
-    keep = [ds[i] for i in range(len(ds))
-            if max(abs(float(ds[i].meta.get("yaw", 0.0))), abs(float(ds[i].meta.get("pitch", 0.0)))) > min_angle]
-    return InMemoryDataset(keep, ds.class_names)
-
-
 def load_suites(cfg: DemoConfig) -> dict[str, FaceDataset]:
     """The evaluation suites: clean test, occlusion, pose>30, pose>45 (synthetic, held-out seeds)."""
-    from ran_edge.data.spec import open_dataset
+    from ran_edge.data.suites import CHALLENGE_SUITES, synthetic_suites
 
-    pose = open_dataset(cfg.data_spec, "test", seed=cfg.seed, suite="pose")
-    return {
-        "clean": open_dataset(cfg.data_spec, "test", seed=cfg.seed, suite="clean"),
-        "occlusion": open_dataset(cfg.data_spec, "test", seed=cfg.seed, suite="occlusion"),
-        "pose30": pose_subset(pose, 30.0),
-        "pose45": pose_subset(pose, 45.0),
-    }
+    return synthetic_suites(cfg.data_spec, CHALLENGE_SUITES, cfg.seed)
 
 
 def step_train(cfg: DemoConfig, report: DemoReport, log: Log) -> Path:
@@ -116,7 +103,7 @@ def step_evaluate(cfg: DemoConfig, report: DemoReport, checkpoint: Path, log: Lo
     from ran_edge.artifact import write_json_atomic
     from ran_edge.model.checkpoint import load_checkpoint
     from ran_edge.artifact import RegionPath
-    from ran_edge.train.evaluate import evaluate
+    from ran_edge.train.model_eval import evaluate
 
     t0 = time.perf_counter()
     model, _ = load_checkpoint(checkpoint)
@@ -212,7 +199,7 @@ def step_bench(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log:
 
 def step_video(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log: Log) -> dict[str, Any]:
     """Generate a labelled test video, run the video pipeline on it, and score it against the truth."""
-    from ran_edge.video.demo import run_video_demo
+    from ran_edge.video.demo_clip import run_video_demo
 
     t0 = time.perf_counter()
     res = run_video_demo(paths["onnx"], cfg.out / "video", seed=cfg.seed)

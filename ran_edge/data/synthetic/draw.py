@@ -1,4 +1,4 @@
-"""Drawing of the synthetic faces: identity, expression, head and occluders (used by ``synthetic.py``).
+"""Drawing of the synthetic faces: identity, expression, head and occluders (used by ``faces.py``).
 
 Everything is drawn with OpenCV at twice the output size, at sub-pixel positions, on a BGRA layer (alpha marks the
 head), so the caller can warp the head for pose and paste it on the background. Lengths are in units of ``r``, the

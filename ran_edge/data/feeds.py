@@ -1,8 +1,8 @@
-"""Calibration data as a tiny protocol: an iterable of feed dicts ``{input_name: float32 array}``.
+"""Model feeds from faces (INT8 calibration, FP16 analysis, accuracy checks) as a tiny protocol: an iterable of feed dicts ``{input_name: float32 array}``.
 
 Any ``Iterable[Mapping[str, np.ndarray]]`` is a :data:`CalibrationReader` (the shape of ONNX Runtime's
 ``CalibrationDataReader``, without its class). :class:`DatasetReader` turns aligned faces into feeds with
-the one preprocessing (:func:`ran_edge.runtime.classifier.model_input`: ``prepare_faces`` for a ``faces``
+the one preprocessing (:func:`ran_edge.model_input.model_input`: ``prepare_faces`` for a ``faces``
 model, the fused region-batch kernel for a ``regions`` model), so the
 calibration feed is exactly what the runtime feeds. :func:`open_calibration_data` opens
 ``synthetic`` (the synthetic *train* split, never test) or a folder of images.
@@ -16,10 +16,10 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, InputKind, sha256_file
+from ran_edge.data.images import IMAGE_SUFFIXES, image_files
 from ran_edge.errors import DataError, RanEdgeError
 
 CalibrationReader = Iterable[Mapping[str, np.ndarray]]
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 class ArrayReader:
@@ -41,8 +41,8 @@ class ArrayReader:
 
 def feed_for_images(images: Sequence[np.ndarray], meta: ArtifactMeta) -> dict[str, np.ndarray]:
     """Aligned face images (``HxWx3`` uint8 BGR) → the model's feed dict, by the runtime's preprocessing
-    (:func:`ran_edge.runtime.classifier.model_input`), so calibration sees exactly what inference sees."""
-    from ran_edge.runtime.classifier import model_input
+    (:func:`ran_edge.model_input.model_input`), so calibration sees exactly what inference sees."""
+    from ran_edge.model_input import model_input
 
     return {meta.inputs[0].name: model_input(list(images), meta)}
 
@@ -79,11 +79,6 @@ class DatasetReader:
 
     def describe(self) -> dict[str, Any]:
         return {**self._description, "count": self.num}
-
-
-def image_files(root: Path) -> list[Path]:
-    """The image files under ``root`` (recursively, by suffix), sorted."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def open_calibration_data(data: str, num: int, seed: int = 0) -> tuple[Any, dict[str, Any]]:

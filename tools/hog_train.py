@@ -1,4 +1,4 @@
-"""Train the ``hog`` synthetic-face detector: ``python -m ran_edge.video.hog_train [--out PATH]``.
+"""Train the ``hog`` synthetic-face detector (:mod:`ran_edge.video.hog`): ``python tools/hog_train.py [--out PATH]``.
 
 Positives: synthetic faces (all expressions, the four occluders on 15 %, mild pose) rendered at 64..144
 px, pasted with a feathered edge on random backgrounds exactly as the test video does, with the
@@ -11,22 +11,26 @@ face-free frames and on frames with faces. The linear model is ridge regression 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import List, Tuple
 
 import numpy as np
 
-from ran_edge._lazy import require
-from ran_edge.video.hog import HOG_ARGS, WEIGHTS, WINDOW, HogConfig, HogDetector, make_hog
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from ran_edge._lazy import require  # noqa: E402
+from ran_edge.video.hog import HOG_ARGS, WEIGHTS, WINDOW, HogConfig, HogDetector, make_hog  # noqa: E402
 
 SEED = 10_000
 
 
 def _paste(cv2, rng: np.random.Generator, size: int) -> Tuple[np.ndarray, Tuple[int, int, int, int]]:
     """A canvas 2x the face with one composited face; returns (canvas, face box)."""
-    from ran_edge.data.synthetic import Occlusion, render_face
-    from ran_edge.data.video_gen import feather, make_background
+    from ran_edge.data.synthetic.faces import Occlusion, render_face
+    from ran_edge.data.synthetic.video_gen import feather, make_background
 
     occ = Occlusion.NONE
     if rng.random() < 0.15:
@@ -49,7 +53,7 @@ def _window(cv2, img: np.ndarray, box: Tuple[float, float, float, float]) -> np.
 
 
 def _samples(n_faces: int, rng: np.random.Generator) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-    from ran_edge.data.video_gen import make_background
+    from ran_edge.data.synthetic.video_gen import make_background
     from ran_edge.video.geometry import iou
 
     cv2 = require("cv2", feature="HOG detector training")
@@ -94,7 +98,7 @@ def _fit(xp: np.ndarray, xn: np.ndarray, lam: float = 1.0) -> Tuple[np.ndarray, 
 
 def _mine(det: HogDetector, rng: np.random.Generator, frames: int) -> List[np.ndarray]:
     """False positives of ``det`` on face-free backgrounds and around composited faces."""
-    from ran_edge.data.video_gen import make_background
+    from ran_edge.data.synthetic.video_gen import make_background
     from ran_edge.video.geometry import iou
 
     cv2 = require("cv2", feature="HOG detector training")

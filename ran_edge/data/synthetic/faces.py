@@ -1,6 +1,6 @@
 """Synthetic expression faces: the built-in data of the demo, tests, calibration and robustness suites.
 
-Faces are drawn procedurally with OpenCV (``synthetic_draw.py``) for the 7 basic expressions in
+Faces are drawn procedurally with OpenCV (``draw.py`` beside it) for the 7 basic expressions in
 RAF-DB order (:data:`ran_edge.data.classes.RAFDB_CLASSES`). Each face has a random identity (face
 shape, skin tone, feature layout, hair), expression intensity, placement, lighting, blur and noise.
 Labelled variants add an occluder over a known region (:class:`Occlusion`) or a head pose (yaw and
@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from ran_edge._lazy import require
-from ran_edge.data import synthetic_draw as draw
+from ran_edge.data.synthetic import draw
 from ran_edge.data.classes import RAFDB_CLASSES
 from ran_edge.data.dataset import FaceDataset, FaceSample, InMemoryDataset
 from ran_edge.errors import RanEdgeError

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List
 
-from ran_edge.video.evaluate import VideoScore, score_video, true_label_switches_per_min
+from ran_edge.video.scoring import VideoScore, score_video, true_label_switches_per_min
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def run_video_demo(artifact: Path, out_dir: Path, n_faces: int = 2, seconds: flo
     """
     import numpy as np
 
-    from ran_edge.data.video_gen import VideoScenario, write_test_video
+    from ran_edge.data.synthetic.video_gen import VideoScenario, write_test_video
     from ran_edge.runtime import load
     from ran_edge.video.detect import make_detector
     from ran_edge.video.pipeline import Pipeline

@@ -34,7 +34,7 @@ class VideoScore:
 
 def score_video(results: Sequence[Sequence[tuple]], truth_frames: Sequence[Sequence], fps: float,
                 min_iou: float = 0.5) -> VideoScore:
-    """Score per-frame results against :class:`~ran_edge.data.video_gen.FaceTruth` lists.
+    """Score per-frame results against :class:`~ran_edge.data.synthetic.video_gen.FaceTruth` lists.
 
     Args:
         results: per frame, ``(track_id, box, label_index)`` of each reported face.

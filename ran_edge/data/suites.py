@@ -1,5 +1,6 @@
-"""Accuracy suites of a bench: synthetic clean/occlusion/pose splits, or a dataset's test split plus the
-official challenge lists (:mod:`ran_edge.bench.challenge`)."""
+"""Accuracy suites: THE definition of the synthetic test suites (clean, occlusion, pose, pose30, pose45),
+used by the demo, the INT8 evaluation and the bench; for a real dataset, its test split plus the official
+challenge lists (:mod:`ran_edge.data.challenge`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ran_edge.bench.challenge import ChallengeSource, find_official_list, parse_challenge_list, sample_key, sample_metas
-from ran_edge.data.dataset import FaceDataset, FaceSample, dataset_labels
+from ran_edge.data.challenge import ChallengeSource, find_official_list, parse_challenge_list, sample_key, sample_metas
+from ran_edge.data.dataset import FaceDataset, FaceSample, InMemoryDataset, dataset_labels
 from ran_edge.errors import RanEdgeError
 
 
@@ -56,22 +57,60 @@ def _cap(ds: FaceDataset, max_faces: int | None) -> FaceDataset:
     return SubsetDataset(ds, range(max_faces))
 
 
-def _synthetic_suites(data: str, names: Sequence[str], seed: int, max_faces: int | None) -> list[Suite]:
-    from ran_edge.data.spec import open_dataset
-    from ran_edge.demo import pose_subset
+#: The suites of the challenge evaluation (docs/model.md §9), in report order: the demo's and the bench's.
+CHALLENGE_SUITES: tuple[str, ...] = ("clean", "occlusion", "pose30", "pose45")
 
-    out, pose = [], None
+#: The synthetic test suites, by name: (generator suite of ``--data synthetic``, pose threshold in degrees or None).
+#: ``pose30``/``pose45`` are the faces of the pose suite with max(|yaw|, |pitch|) above 30/45 degrees (the
+#: Pose-30/45 challenge split); ``pose`` is the whole pose suite.
+SYNTHETIC_SUITES: dict[str, tuple[str, float | None]] = {
+    "clean": ("clean", None),
+    "occlusion": ("occlusion", None),
+    "pose": ("pose", None),
+    "pose30": ("pose", 30.0),
+    "pose45": ("pose", 45.0),
+}
+
+
+def pose_subset(ds: FaceDataset, min_angle: float) -> InMemoryDataset:
+    """Samples whose max(|yaw|, |pitch|) exceeds ``min_angle`` degrees (the Pose-30/45 challenge split)."""
+    keep = [ds[i] for i in range(len(ds))
+            if max(abs(float(ds[i].meta.get("yaw", 0.0))), abs(float(ds[i].meta.get("pitch", 0.0)))) > min_angle]
+    return InMemoryDataset(keep, ds.class_names)
+
+
+def synthetic_suites_with_sources(data: str, names: Sequence[str], seed: int = 0) -> dict[str, tuple[FaceDataset, str]]:
+    """``{name: (faces, where they came from)}`` for the synthetic test suites ``names`` of the ``--data`` spec.
+
+    Each generator suite is opened once (the test split, held-out seeds); see :data:`SYNTHETIC_SUITES`.
+    """
+    from ran_edge.data.spec import open_dataset
+
+    bases: dict[str, FaceDataset] = {}
+    out: dict[str, tuple[FaceDataset, str]] = {}
     for name in names:
-        if name in ("clean", "occlusion"):
-            ds = open_dataset(data, "test", seed=seed, suite=name)
-            desc = f"synthetic test split, {name} suite"
+        if name not in SYNTHETIC_SUITES:
+            raise RanEdgeError(f"unknown synthetic suite {name!r}; expected one of {', '.join(SYNTHETIC_SUITES)}")
+        kind, angle = SYNTHETIC_SUITES[name]
+        if kind not in bases:
+            bases[kind] = open_dataset(data, "test", seed=seed, suite=kind)
+        base = bases[kind]
+        if angle is None:
+            out[name] = (base, f"synthetic test split, {name} suite")
         else:
-            pose = pose if pose is not None else open_dataset(data, "test", seed=seed, suite="pose")
-            angle = 30.0 if name == "pose30" else 45.0
-            ds = pose_subset(pose, angle)
-            desc = f"synthetic pose suite, max(|yaw|,|pitch|) > {angle:.0f} deg ({len(ds)} of {len(pose)})"
-        out.append(Suite(name, _cap(ds, max_faces), {"source": desc, "available": len(ds)}))
+            ds = pose_subset(base, angle)
+            out[name] = (ds, f"synthetic pose suite, max(|yaw|,|pitch|) > {angle:.0f} deg ({len(ds)} of {len(base)})")
     return out
+
+
+def synthetic_suites(data: str, names: Sequence[str], seed: int = 0) -> dict[str, FaceDataset]:
+    """``{name: faces}`` of the synthetic test suites ``names`` (in that order) of the ``--data`` spec."""
+    return {name: ds for name, (ds, _) in synthetic_suites_with_sources(data, names, seed).items()}
+
+
+def _synthetic_suites(data: str, names: Sequence[str], seed: int, max_faces: int | None) -> list[Suite]:
+    return [Suite(name, _cap(ds, max_faces), {"source": desc, "available": len(ds)})
+            for name, (ds, desc) in synthetic_suites_with_sources(data, names, seed).items()]
 
 
 def match_challenge_list(ds: FaceDataset, list_path: Path, label_path: Path | None, source: ChallengeSource,

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ran_edge.data.dataset import FileDataset
-from ran_edge.data.spec import Split, as_split, stratified_split
+from ran_edge.data.images import is_image_file
+from ran_edge.data.splits import Split, as_split, stratified_split
 from ran_edge.errors import DataError
 
-IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 LAYOUT = "root/train/<class>/*.jpg|png (+ optional root/val/<class>/, root/test/<class>/)"
 
 
@@ -31,7 +31,7 @@ def _subdirs(folder: Path) -> list[str]:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
 
 
 def imagefolder_classes(root: Path) -> tuple[str, ...]:

@@ -33,7 +33,7 @@ import numpy as np
 
 from ran_edge.data.classes import FERPLUS_CLASSES
 from ran_edge.data.dataset import FaceSample
-from ran_edge.data.spec import Split, as_split
+from ran_edge.data.splits import Split, as_split
 from ran_edge.errors import DataError
 
 FER_FILE = "fer2013.csv"

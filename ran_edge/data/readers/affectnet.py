@@ -25,8 +25,8 @@ import numpy as np
 
 from ran_edge.data.classes import AFFECTNET7_CLASSES, AFFECTNET8_CLASSES
 from ran_edge.data.dataset import FaceSample, FileDataset
-from ran_edge.data.ferplus import csv_rows
-from ran_edge.data.spec import Split, as_split, stratified_split
+from ran_edge.data.readers.ferplus import csv_rows
+from ran_edge.data.splits import Split, as_split, stratified_split
 from ran_edge.errors import DataError, RanEdgeError
 
 TRAIN_CSV = "training.csv"

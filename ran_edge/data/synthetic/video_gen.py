@@ -3,7 +3,7 @@
 Each face *track* lives in one cell of a grid and drifts (bouncing) inside it; its expression
 changes every ``segment_s`` seconds; brief occlusions appear on it (a hand, mask, sunglasses, a
 block, or a card covering the whole face); and faces enter from and leave through the frame edge.
-A segment is one :func:`~ran_edge.data.synthetic.render_face` drawing (identity, expression and
+A segment is one :func:`~ran_edge.data.synthetic.faces.render_face` drawing (identity, expression and
 lighting are fixed within it), drawn at ``render_size`` (64, the demo model's training size: faces
 drawn at 128 have other blur/noise statistics and the demo model loses ~10 points on them), resized
 to ``face_size`` and pasted with a feathered edge at the track's position. The ground
@@ -29,7 +29,7 @@ from ran_edge._lazy import require
 from ran_edge.data.classes import RAFDB_CLASSES
 from ran_edge.errors import RanEdgeError
 
-#: Occluders drawn by :mod:`ran_edge.data.synthetic`, plus ``cover`` (a card over the whole face).
+#: Occluders drawn by :mod:`ran_edge.data.synthetic.faces`, plus ``cover`` (a card over the whole face).
 OCCLUDERS = ("hand", "mask", "sunglasses", "block", "cover")
 
 
@@ -209,7 +209,7 @@ class _FaceCache:
         self.alpha = feather(size)
 
     def tile(self, tr: _Track, seg: int, occ: str) -> np.ndarray:
-        from ran_edge.data.synthetic import Occlusion, render_face
+        from ran_edge.data.synthetic.faces import Occlusion, render_face
 
         key = (tr.track_id, seg, occ)
         if key not in self.tiles:

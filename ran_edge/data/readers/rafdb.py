@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ran_edge.data.classes import RAFDB_CLASSES
 from ran_edge.data.dataset import FileDataset
-from ran_edge.data.spec import Split, as_split, stratified_split
+from ran_edge.data.splits import Split, as_split, stratified_split
 from ran_edge.errors import DataError
 
 LIST_FILE = Path("EmoLabel") / "list_patition_label.txt"

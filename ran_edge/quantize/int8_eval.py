@@ -8,14 +8,14 @@ from typing import Any, Callable, Mapping, Sequence
 from ran_edge.artifact import read_sidecar
 from ran_edge.quantize.accuracy import compare_on_suites
 
-SUITES: tuple[str, ...] = ("clean", "occlusion", "pose")
+SUITES: tuple[str, ...] = ("clean", "occlusion", "pose")  # names of ran_edge.data.suites.SYNTHETIC_SUITES
 
 
 def synthetic_test_suites(n: int, suites: Sequence[str] = SUITES, seed: int = 0) -> dict[str, Any]:
     """The first ``n`` faces of the synthetic *test* split of each suite (never used for calibration)."""
-    from ran_edge.data.spec import open_dataset
+    from ran_edge.data.suites import synthetic_suites
 
-    return {s: open_dataset(f"synthetic:n_test={n}", "test", seed=seed, suite=s) for s in suites}
+    return synthetic_suites(f"synthetic:n_test={n}", suites, seed)
 
 
 def evaluate_int8(fp32_onnx: str | Path, others: Mapping[str, str | Path], n: int, suites: Sequence[str] = SUITES,
