@@ -14,7 +14,6 @@ Writes ``video_<machine>.json`` and ``video_<machine>.md`` into ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys

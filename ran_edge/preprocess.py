@@ -25,7 +25,7 @@ is RGB, values in [0, 1] (scale 1/255), no mean/std (docs/model.md §6).
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Callable, Sequence, Union
 
 from ran_edge.bench.config import BenchConfig
 from ran_edge.errors import RanEdgeError
@@ -26,6 +26,23 @@ def compare_report_files(old: Union[str, Path], new: Union[str, Path], max_regre
     result = compare_reports(old_doc, new_doc, max_reg, max_drop)
     log(format_comparison(result, max_reg, max_drop))
     return EXIT_REGRESSION if result.regressed else 0
+
+
+def check_options(*, warmup: int, iters: int | None, seconds: float | None, threads: int | None,
+                  max_faces: int | None, device: int, batches: str, artifacts: Sequence[str],
+                  reference: str | None, lists: str | None, out: Union[str, Path]) -> None:
+    """Every bench option and path, before any artifact is loaded: one-line :class:`RanEdgeError` otherwise."""
+    from ran_edge import option_checks as checks
+
+    checks.int_range("--warmup", warmup, 0, checks.MAX_ITERS)
+    checks.int_range("--iters", iters, 1, checks.MAX_ITERS)
+    checks.float_range("--seconds", seconds, 0.0, 86_400.0, low_open=True)
+    checks.int_range("--threads", threads, 1, checks.MAX_THREADS)
+    checks.int_range("--max-faces", max_faces, 1)
+    checks.int_range("--device", device, 0, 64)
+    checks.batches("--batch", batches)
+    files = [a for a in artifacts if not a.startswith("random:")]
+    checks.outputs([], inputs=files + [reference, lists], folders=[out])
 
 
 def run_and_report(cfg: BenchConfig, log: Log = print) -> BenchResult:

@@ -50,24 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-accuracy-drop", default="1%", help="allowed accuracy drop, absolute, for --compare (default 1%%)")
 
 
-def _check(args: argparse.Namespace) -> None:
-    """Every option and path before any artifact is loaded."""
-    from ran_edge.cli import checks
-
-    checks.int_range("--warmup", args.warmup, 0, checks.MAX_ITERS)
-    checks.int_range("--iters", args.iters, 1, checks.MAX_ITERS)
-    checks.float_range("--seconds", args.seconds, 0.0, 86_400.0, low_open=True)
-    checks.int_range("--threads", args.threads, 1, checks.MAX_THREADS)
-    checks.int_range("--max-faces", args.max_faces, 1)
-    checks.int_range("--device", args.device, 0, 64)
-    checks.batches("--batch", args.batch)
-    arts = [a for a in args.artifacts if not a.startswith("random:")]
-    checks.outputs([], inputs=arts + [args.reference, args.lists], folders=[args.out])
-
-
 def run(args: argparse.Namespace) -> int:
     from ran_edge.bench.config import BenchConfig
-    from ran_edge.bench.session import compare_report_files, run_and_report
+    from ran_edge.bench.session import check_options, compare_report_files, run_and_report
     from ran_edge.errors import RanEdgeError
 
     if args.compare:
@@ -76,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
         return compare_report_files(*args.compare, args.max_regression, args.max_accuracy_drop)
     if not args.artifacts:
         raise RanEdgeError("no artifact given; expected one or more .onnx/.ts/.engine/.pt files or random:full")
-    _check(args)
+    check_options(warmup=args.warmup, iters=args.iters, seconds=args.seconds, threads=args.threads,
+                  max_faces=args.max_faces, device=args.device, batches=args.batch, artifacts=args.artifacts,
+                  reference=args.reference, lists=args.lists, out=args.out)
     cfg = BenchConfig(artifacts=tuple(args.artifacts), out=Path(args.out), backends=args.backend, batches=args.batch,
                       warmup=args.warmup, iters=None if args.seconds else (args.iters or 50), seconds=args.seconds,
                       threads=args.threads, data=args.data, suites=() if args.suites.strip() == "none" else args.suites,

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ran_edge.cli import checks
+    from ran_edge import option_checks as checks
 
     checks.int_range("--eval", args.eval, 0, 100_000)
     checks.int_range("--max-higher-precision", args.max_higher_precision, 0)

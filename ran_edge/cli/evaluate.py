@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ran_edge.cli import checks
+    from ran_edge import option_checks as checks
 
     checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
     checks.device("--device", args.device)

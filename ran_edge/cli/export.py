@@ -10,7 +10,7 @@ HELP = "export a checkpoint to ONNX or TorchScript (named I/O, dynamic batch, si
 def _batch(text: str) -> int | None:
     if text == "dynamic":
         return None
-    from ran_edge.cli.checks import MAX_BATCH
+    from ran_edge.option_checks import MAX_BATCH
 
     if text.isdigit() and 0 < int(text) <= MAX_BATCH:
         return int(text)
@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ran_edge import artifact
-    from ran_edge.cli import checks
+    from ran_edge import option_checks as checks
 
     if args.check_fp16:
         checks.int_range("--fp16-num", args.fp16_num, 1, 100_000)

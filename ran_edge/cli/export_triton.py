@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ran_edge.artifact import sidecar_path
-    from ran_edge.cli import checks
+    from ran_edge import option_checks as checks
 
     checks.int_range("--max-batch", args.max_batch, 0, checks.MAX_BATCH)
     checks.int_range("--instances", args.instances, 1, 64)

@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ran_edge.cli import checks
+    from ran_edge import option_checks as checks
 
     checks.int_range("--face-size", args.face_size, 8, 4096)
     checks.outputs([args.out], inputs=[args.checkpoint])

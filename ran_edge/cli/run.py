@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> None:
     """Bounds and output paths before the source or the model is opened."""
     from ran_edge.artifact import sidecar_path
-    from ran_edge.cli import checks
+    from ran_edge import option_checks as checks
 
     checks.float_range("--fps", args.fps, 0.0, 1000.0, low_open=True)
     checks.int_range("--detect-every", args.detect_every, 1, 10_000)

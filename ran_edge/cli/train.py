@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> None:
     """Every option before any data is read or anything written."""
-    from ran_edge.cli import checks
+    from ran_edge import option_checks as checks
 
     checks.int_range("--epochs", args.epochs, 1, 100_000)
     checks.float_range("--lr", args.lr, 0.0, low_open=True)

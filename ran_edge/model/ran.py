@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ran_edge.model.trunk import build_trunk, trunk_feature_dim

@@ -7,7 +7,6 @@ official checkpoint after removing ``module.``): ``conv1, bn1, layer1..4.{0,1}.*
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torchvision.models import resnet18
 from torchvision.models.resnet import BasicBlock, ResNet

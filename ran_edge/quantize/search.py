@@ -35,7 +35,7 @@ from ran_edge._lazy import require
 from ran_edge.artifact import ArtifactMeta
 from ran_edge.quantize.accuracy import DEFAULT_TARGET, QualityTarget, compare_logits, onnx_logits
 from ran_edge.quantize.histograms import CalibrationMethod
-from ran_edge.quantize.stats import CalibrationStats, RangeSetting
+from ran_edge.quantize.stats import RangeSetting
 
 #: Settings tried by ``--method auto``, in order (ties keep the earlier one).
 AUTO_SETTINGS: tuple[RangeSetting, ...] = (

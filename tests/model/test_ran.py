@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 from ran_edge.data.classes import RAFDB_CLASSES  # noqa: E402
 from ran_edge.model.ran import RAN, AttentionMode, RanConfig, build_ran  # noqa: E402
 from ran_edge.preprocess import PreprocessSpec, prepare_faces, region_batch_reference  # noqa: E402
-from ran_edge.presets import AFFECTNET8, FERPLUS6  # noqa: E402
+from ran_edge.presets import AFFECTNET8  # noqa: E402
 
 
 def test_three_paths_agree_in_eval(tiny_ran):

@@ -1,4 +1,4 @@
-"""Option checks every command runs before any work: bounds, devices, output paths (no heavy imports).
+"""Option checks every command and library job runs before any work: bounds, devices, output paths (no heavy imports).
 
 Each check raises :class:`~ran_edge.errors.RanEdgeError` with the option, the value given and what is
 expected, so a bad option exits 1 with one line and nothing is computed or written.
