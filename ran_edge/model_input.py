@@ -31,15 +31,26 @@ def prepare_model_input(faces: Union[Sequence[np.ndarray], np.ndarray], input_ki
     """
     if InputKind(input_kind) is InputKind.FACES:
         return prepare_faces(faces, spec)
-    from ran_edge.kernels import region_batch
-
     items = [faces] if isinstance(faces, np.ndarray) and faces.ndim == 3 else list(faces)
     if not items:
         raise InputError("got an empty batch of faces, expected at least one HxWx3 uint8 face")
     parts = []
     for face in items:
         h, w = face.shape[:2] if isinstance(face, np.ndarray) and face.ndim == 3 else (1, 1)  # else: checked below
-        box = np.array([[0.0, 0.0, float(w), float(h)]])
-        parts.append(region_batch(face, box, preset, spec=spec))
+        parts.append(frame_model_input(face, np.array([[0.0, 0.0, float(w), float(h)]]), InputKind.REGIONS, preset, spec))
     return np.concatenate(parts)
 
+
+def frame_model_input(frame: np.ndarray, boxes: np.ndarray, input_kind: InputKind, preset: Any, spec: Any) -> np.ndarray:
+    """The model input for face ``boxes`` (``[N,4]`` x0,y0,x1,y1 pixels) of a uint8 BGR ``frame``.
+
+    ``regions`` input: the fused region-batch kernel makes ``[N*K,3,R,R]`` straight from the frame (the C++
+    library when built, else its numpy reference); ``faces`` input: each box is cut at whole pixels and
+    resized by :func:`prepare_faces`.
+    """
+    if InputKind(input_kind) is InputKind.REGIONS:
+        from ran_edge.kernels import region_batch
+
+        return region_batch(frame, boxes, preset, spec=spec)
+    crops = [frame[int(y0):int(y1), int(x0):int(x1)] for x0, y0, x1, y1 in np.asarray(boxes)]
+    return prepare_faces(crops, spec)
