@@ -1,6 +1,6 @@
 """Short GPU bench for ran-edge (run by benchmarks/gpu_check.sh): a full-size RAN (ResNet-18 trunk, ferplus6,
 224 px, random init) exported to ONNX, built as fp32 / fp16 / int8 TensorRT engines by
-``ran_edge.engine.pipeline.build_engine_from_source`` (what ``ran-edge build-engine`` runs), then timed with
+``ran_edge.engine.job.build_engine_from_source`` (what ``ran-edge build-engine`` runs), then timed with
 the TrtRunner (plain and CUDA graph) and compared with ONNX Runtime on CPU.
 
 Writes ``gpu_bench.json`` and ``gpu_bench.md`` into ``--out``. Random-init weights: logit deltas are
@@ -34,7 +34,7 @@ def _time(fn, iters: int) -> Dict[str, float]:
 
 def _engines(onnx: Path, out: Path, calib_num: int) -> Dict[str, Any]:
     from ran_edge.engine import BatchProfile, BuildRequest, CalibKind, CalibSource
-    from ran_edge.engine.pipeline import BuildJob, build_engine_from_source
+    from ran_edge.engine.job import BuildJob, build_engine_from_source
     from ran_edge.errors import RanEdgeError
 
     built = {}

@@ -60,7 +60,7 @@ def build_variants(work: Path, sets: dict[int, dict], calib_num: int, threads: i
     from ran_edge.quantize.histograms import CalibrationMethod
     from ran_edge.quantize.qdq import QuantTarget, quantize_int8
     from ran_edge.data.feeds import DatasetReader, open_calibration_data
-    from ran_edge.quantize.stats import RangeSetting, collect_stats
+    from ran_edge.quantize.ranges import RangeSetting, collect_stats
 
     torch.manual_seed(0)
     torch.set_num_threads(threads)

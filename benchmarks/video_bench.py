@@ -28,7 +28,7 @@ from ran_edge.artifact import InputKind
 from ran_edge.data.synthetic.video_gen import GroundTruth, VideoScenario, write_test_video
 from ran_edge.video import Pipeline, PipelineConfig, SmoothConfig, Smoother, make_detector, open_source
 from ran_edge.video.scoring import score_video, true_label_switches_per_min
-from ran_edge.video.runner import RunOutputs, run_video
+from ran_edge.video.frame_loop import RunOutputs, run_video
 
 SCENARIOS = {
     1: dict(n_faces=1, width=640, height=360, face_size=128),
@@ -52,7 +52,7 @@ def export(model: Any, out: Path, kind: InputKind, check: bool = True) -> Path:
 def int8_of(fp32: Path, out: Path) -> Optional[Path]:
     """INT8 (QDQ, CPU flavour) from the quantize helper, or None when it cannot be made here."""
     try:
-        from ran_edge.quantize.pipeline import calibrate_onnx
+        from ran_edge.quantize.calibrate import calibrate_onnx
 
         if not out.exists():
             calibrate_onnx(fp32, out, data="synthetic", num=256, targets=("cpu",), progress=False, log=lambda s: None)

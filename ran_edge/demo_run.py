@@ -286,7 +286,7 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
         raise AccuracyTargetError(f"INT8 misses its quality target on the test suites ({'; '.join(missed)}); "
                                   f"see {cfg.out / 'report.md'}")
     if missed:
-        from ran_edge.quantize.pipeline import red
+        from ran_edge.quantize.calibrate import red
 
         log(red(f"WARNING: INT8 misses its quality target on the test suites ({'; '.join(missed)}) (--allow-accuracy-loss)"))
     return report

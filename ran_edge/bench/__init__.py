@@ -1,7 +1,7 @@
 """``ran-edge bench``: speed, memory, power and accuracy of RAN artifacts, with JSON/Markdown/PNG reports.
 
 Torch-free at import; heavy packages (torch, onnxruntime, matplotlib, psutil, tqdm) load lazily.
-The flow (see :func:`ran_edge.bench.run.run_bench`)::
+The flow (see :func:`ran_edge.bench.harness.run_bench`)::
 
     BenchConfig ──▶ subjects.py (artifact × backend × path → a Subject: a ran_edge.runtime Runner + its sidecar;
                                  loaded by loaders.py)
@@ -22,7 +22,7 @@ def __getattr__(name: str):  # lazy, so `import ran_edge.bench` stays light
 
         return BenchConfig
     if name in ("BenchResult", "run_bench"):
-        from ran_edge.bench import run as _run
+        from ran_edge.bench import harness as _run
 
         return getattr(_run, name)
     raise AttributeError(name)

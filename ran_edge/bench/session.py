@@ -9,7 +9,7 @@ from ran_edge.bench.config import BenchConfig
 from ran_edge.errors import RanEdgeError
 
 if TYPE_CHECKING:
-    from ran_edge.bench.run import BenchResult
+    from ran_edge.bench.harness import BenchResult
 
 Log = Callable[[str], None]
 
@@ -48,7 +48,7 @@ def check_options(*, warmup: int, iters: int | None, seconds: float | None, thre
 def run_and_report(cfg: BenchConfig, log: Log = print) -> BenchResult:
     """Run the bench and log where its report is (and how many configurations failed); a
     :class:`RanEdgeError` when every configuration failed, since nothing was measured."""
-    from ran_edge.bench.run import run_bench
+    from ran_edge.bench.harness import run_bench
 
     result = run_bench(cfg)
     rows = result.doc["speed"] + result.doc["accuracy"]

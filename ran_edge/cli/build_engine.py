@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ran_edge.engine.options import BatchProfile, BuildRequest, CalibSource
-    from ran_edge.engine.pipeline import BuildJob, TrtexecLines, build_engine_from_source, check_source, dry_run, emit_trtexec
+    from ran_edge.engine.job import BuildJob, TrtexecLines, build_engine_from_source, check_source, dry_run, emit_trtexec
 
     source = check_source(args.model)
     request = BuildRequest(precision=args.precision, batch=BatchProfile.parse(args.batch),

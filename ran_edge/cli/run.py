@@ -45,7 +45,7 @@ def _check(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from ran_edge.errors import RanEdgeError
     from ran_edge.video.pipeline import PipelineConfig
-    from ran_edge.video.runner import RunOutputs
+    from ran_edge.video.frame_loop import RunOutputs
     from ran_edge.video.session import VideoSession, check_model, run_session
     from ran_edge.video.smooth import SmoothConfig, Smoother
     from ran_edge.video.track import IouTracker, TrackerConfig

@@ -8,10 +8,10 @@ on held-out faces) → ``quantize_int8(..., target=tensorrt|cpu, stats=...)`` fo
 """
 
 from ran_edge.quantize.accuracy import DEFAULT_TARGET, QualityTarget
-from ran_edge.quantize.pipeline import CalibrationRun, OnMiss, calibrate_onnx
+from ran_edge.quantize.calibrate import CalibrationRun, OnMiss, calibrate_onnx
 from ran_edge.quantize.qdq import DEFAULT_FP32_SCOPE, Fp32Scope, QuantResult, QuantTarget, quantize_int8
 from ran_edge.data.feeds import ArrayReader, CalibrationReader, DatasetReader, open_calibration_data
-from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, RangeSetting, collect_stats
+from ran_edge.quantize.ranges import CalibrationMethod, CalibrationStats, RangeSetting, collect_stats
 from ran_edge.quantize.trt_cache import read_trt_cache, write_trt_cache
 
 __all__ = ["DEFAULT_TARGET", "OnMiss", "QualityTarget", "RangeSetting", "ArrayReader", "CalibrationMethod", "CalibrationReader", "CalibrationRun", "CalibrationStats", "DEFAULT_FP32_SCOPE",

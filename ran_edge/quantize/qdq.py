@@ -29,7 +29,7 @@ from ran_edge.errors import RanEdgeError
 from ran_edge.export.io import load_ran_onnx
 from ran_edge.quantize.graph_parts import ensure_node_names, node_groups
 from ran_edge.data.feeds import CalibrationReader
-from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats, RangeSetting, collect_stats
+from ran_edge.quantize.ranges import CalibrationMethod, CalibrationStats, RangeSetting, collect_stats
 
 
 class QuantTarget(str, enum.Enum):

@@ -1,7 +1,7 @@
 """INT8 settings chosen by measurement: range setting first, then the fewest layers in higher precision.
 
 One calibration pass gives histograms (:mod:`ran_edge.quantize.histograms`); from them every candidate
-:class:`~ran_edge.quantize.stats.RangeSetting` costs one ``quantize_static`` and one evaluation on
+:class:`~ran_edge.quantize.ranges.RangeSetting` costs one ``quantize_static`` and one evaluation on
 **held-out** faces (never the calibration faces, never the test suites of a report). The search:
 
 1. quantizes with each candidate setting, everything in the trunk INT8, and keeps the one with the largest
@@ -35,7 +35,7 @@ from ran_edge._lazy import require
 from ran_edge.artifact import ArtifactMeta
 from ran_edge.quantize.accuracy import DEFAULT_TARGET, QualityTarget, compare_logits, onnx_logits
 from ran_edge.quantize.histograms import CalibrationMethod
-from ran_edge.quantize.stats import RangeSetting
+from ran_edge.quantize.ranges import RangeSetting
 
 #: Settings tried by ``--method auto``, in order (ties keep the earlier one).
 AUTO_SETTINGS: tuple[RangeSetting, ...] = (

@@ -19,7 +19,7 @@ from typing import Mapping
 
 from ran_edge.artifact import atomic_output
 from ran_edge.errors import RanEdgeError
-from ran_edge.quantize.stats import CalibrationMethod, CalibrationStats
+from ran_edge.quantize.ranges import CalibrationMethod, CalibrationStats
 
 #: Calibration algorithm names TensorRT writes in the header, for our methods.
 ALGORITHM: Mapping[CalibrationMethod, str] = {

@@ -41,7 +41,7 @@ def run_video_demo(artifact: Path, out_dir: Path, n_faces: int = 2, seconds: flo
     from ran_edge.runtime import load
     from ran_edge.video.detect import make_detector
     from ran_edge.video.pipeline import Pipeline
-    from ran_edge.video.runner import RunOutputs, run_video
+    from ran_edge.video.frame_loop import RunOutputs, run_video
     from ran_edge.video.smooth import SmoothConfig, Smoother
     from ran_edge.video.source import open_source
 

@@ -11,7 +11,7 @@ from ran_edge.errors import RanEdgeError
 
 if TYPE_CHECKING:
     from ran_edge.video.pipeline import PipelineConfig
-    from ran_edge.video.runner import RunOutputs, RunSummary
+    from ran_edge.video.frame_loop import RunOutputs, RunSummary
     from ran_edge.video.smooth import Smoother
     from ran_edge.video.track import IouTracker
 
@@ -50,7 +50,7 @@ def run_session(session: VideoSession, tracker: IouTracker, smoother: Smoother, 
     clock and the files written. The summary's ``interrupted`` is set after Ctrl-C."""
     from ran_edge.video.detect import make_detector
     from ran_edge.video.pipeline import Pipeline
-    from ran_edge.video.runner import run_video
+    from ran_edge.video.frame_loop import run_video
     from ran_edge.video.source import open_source
 
     source = open_source(session.source, fps=session.fps)

@@ -43,7 +43,7 @@ def tiny_int8(tiny_artifacts):
 def tiny_bench(tiny_artifacts, tmp_path_factory):
     """One real bench run: the tiny ONNX (ORT) and the checkpoint's three torch paths, clean suite."""
     from ran_edge.bench.config import BenchConfig
-    from ran_edge.bench.run import run_bench
+    from ran_edge.bench.harness import run_bench
 
     out = tmp_path_factory.mktemp("bench")
     cfg = BenchConfig(artifacts=(str(tiny_artifacts["onnx"]), str(tiny_artifacts["pt"])), out=out, batches=(1, 2),

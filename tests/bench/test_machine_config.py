@@ -69,7 +69,7 @@ def test_option_parsing_errors_are_one_line():
 
 def test_bench_imports_without_torch():
     code = ("import sys; sys.modules['torch'] = None; sys.modules['tensorrt'] = None\n"
-            "import ran_edge.bench, ran_edge.bench.run, ran_edge.bench.report, ran_edge.bench.plots, "
+            "import ran_edge.bench, ran_edge.bench.harness, ran_edge.bench.report, ran_edge.bench.plots, "
             "ran_edge.bench.compare, ran_edge.data.suites, ran_edge.bench.loaders, ran_edge.cli.bench\n"
             "from ran_edge.cli.main import main\n"
             "try:\n    main(['bench', '--help'])\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"

@@ -112,7 +112,7 @@ def test_region_batch_bad_arguments_are_one_error(name):
 def test_mixed_frame_sizes_keep_every_frame(tmp_path):
     """An image folder whose frames differ in size: the video has every frame (finding 8)."""
     cv2 = pytest.importorskip("cv2")
-    from ran_edge.video.runner import VideoSink
+    from ran_edge.video.frame_loop import VideoSink
 
     sink = VideoSink(tmp_path / "v.avi", 10.0)
     for shape in [(48, 64), (60, 80), (48, 64), (30, 40)]:

@@ -130,7 +130,7 @@ def test_a_layer_in_higher_precision_reads_the_float_tensor(trained_onnx, calib_
     from ran_edge.quantize.qdq import quantize_int8
     from ran_edge.data.feeds import DatasetReader, open_calibration_data
     from ran_edge.quantize.search import candidate_layers
-    from ran_edge.quantize.stats import collect_stats
+    from ran_edge.quantize.ranges import collect_stats
 
     fp32, _ = trained_onnx
     meta = read_sidecar(fp32)

@@ -74,7 +74,7 @@ def test_missing_model_is_one_line_exit_1(short_video, tmp_path, capsys):
 
 def test_video_package_imports_without_torch_or_cv2():
     code = ("import sys; sys.modules['torch'] = None; sys.modules['cv2'] = None; sys.modules['tensorrt'] = None\n"
-            "import ran_edge.video, ran_edge.video.runner, ran_edge.video.hog, ran_edge.video.scoring, ran_edge.cli.run\n"
+            "import ran_edge.video, ran_edge.video.frame_loop, ran_edge.video.hog, ran_edge.video.scoring, ran_edge.cli.run\n"
             "from ran_edge.cli.main import build_parser; build_parser().parse_args(['run', 'x', '--model', 'm.onnx'])\n"
             "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]")
     subprocess.run([sys.executable, "-c", code], check=True)

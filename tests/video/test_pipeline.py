@@ -9,7 +9,7 @@ from ran_edge.errors import RanEdgeError
 from ran_edge.video import Pipeline, PipelineConfig, SmoothConfig, Smoother, make_detector, open_source
 from ran_edge.video.scoring import score_video
 from ran_edge.video.events import read_events
-from ran_edge.video.runner import RunOutputs, run_video
+from ran_edge.video.frame_loop import RunOutputs, run_video
 
 pytest.importorskip("cv2")
 

@@ -32,7 +32,7 @@ from ran_edge.data.feeds import DatasetReader, open_calibration_data
 from ran_edge.data.images import image_files
 from ran_edge.quantize.search import (AUTO_SETTINGS, HeldOut, SearchOptions, SearchResult, candidate_layers, search_int8,
                                       synthetic_holdout)
-from ran_edge.quantize.stats import DEFAULT_PERCENTILE, CalibrationStats, RangeSetting, collect_stats
+from ran_edge.quantize.ranges import DEFAULT_PERCENTILE, CalibrationStats, RangeSetting, collect_stats
 from ran_edge.quantize.trt_cache import DEFAULT_TRT_VERSION, version_code, write_trt_cache
 
 AUTO = "auto"
