@@ -29,10 +29,14 @@ def import_real(site: Path) -> ModuleType:
 
 def replace_module(name: str, path: str) -> ModuleType:
     """Load the file ``path`` as module ``name`` in place of ours (the mutation tests' planted errors)."""
+    parent, _, child = name.rpartition(".")
+    package = importlib.import_module(parent) if parent else None  # initialised first, as a normal import would
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    if package is not None:
+        setattr(package, child, module)
     return module
 
 
