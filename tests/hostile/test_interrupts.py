@@ -54,3 +54,21 @@ def test_bench_interrupted_anywhere(arts, tmp_path, delay):
             assert (out / png).is_file(), png
     if out.exists():
         assert not staging_left(out)
+
+
+def _late_ctrl_c(tmp_path: Path, call: str) -> subprocess.CompletedProcess:
+    script = ("import os, signal, sys; sys.argv = ['ran-edge', 'inspect', sys.argv[1]]; "
+              f"{call}; os.kill(os.getpid(), signal.SIGINT); sys.exit(code)")
+    return subprocess.run([sys.executable, "-c", script, str(tmp_path / "missing.onnx")], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_ctrl_c_after_the_command_ended_keeps_its_exit_code(tmp_path):
+    """A SIGINT that lands after the command returned (its result already in place), while the interpreter
+    shuts down, must not turn the exit code into a signal death (-2) with nothing said (seen once in
+    test_export_interrupted_anywhere on a clean clone)."""
+    bare = _late_ctrl_c(tmp_path, "from ran_edge.cli.main import main; code = main()")
+    assert bare.returncode == -signal.SIGINT  # the hazard: what the program did before ``entry``
+    proc = _late_ctrl_c(tmp_path, "from ran_edge.__main__ import entry; code = entry()")
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
