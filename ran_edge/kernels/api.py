@@ -248,14 +248,19 @@ def region_batch(
     geometry = c_geometry(call.affine, call.faces.shape[0], call.faces, regions)
     args = (call.frame.ctypes.data, h, w, call.pitch, ctypes.byref(geometry), ctypes.byref(spec_c),
             result.ctypes.data, result.nbytes)
+    return _dispatch(lib, "region_batch", args, result, cuda_device, num_threads)
+
+
+def _dispatch(lib: library.KernelLibrary, entry: str, args: tuple, result: np.ndarray, cuda_device: Optional[int],
+              num_threads: int) -> np.ndarray:
+    """Call ``re_<entry>_cpu`` (with ``num_threads``) or ``re_<entry>_cuda_host`` (on ``cuda_device``); a failed
+    status raises that library's error."""
     if cuda_device is None:
-        status = lib.cpu.re_region_batch_cpu(*args, int(num_threads))
-        if status != library.RE_OK:
-            raise lib.cpu_error(status)
+        status, error = getattr(lib.cpu, f"re_{entry}_cpu")(*args, int(num_threads)), lib.cpu_error
     else:
-        status = lib.cuda.re_region_batch_cuda_host(*args, cuda_device)
-        if status != library.RE_OK:
-            raise lib.cuda_error(status)
+        status, error = getattr(lib.cuda, f"re_{entry}_cuda_host")(*args, cuda_device), lib.cuda_error
+    if status != library.RE_OK:
+        raise error(status)
     return result
 
 
@@ -269,12 +274,4 @@ def _run_taps(lib: library.KernelLibrary, call: _Call, spec_c: library.OutputSpe
     struct = tables.c_struct()
     args = (call.frame.ctypes.data, h, w, call.pitch, ctypes.byref(struct), ctypes.byref(spec_c),
             result.ctypes.data, result.nbytes)
-    if cuda_device is None:
-        status = lib.cpu.re_region_batch_taps_cpu(*args, int(num_threads))
-        if status != library.RE_OK:
-            raise lib.cpu_error(status)
-    else:
-        status = lib.cuda.re_region_batch_taps_cuda_host(*args, cuda_device)
-        if status != library.RE_OK:
-            raise lib.cuda_error(status)
-    return result
+    return _dispatch(lib, "region_batch_taps", args, result, cuda_device, num_threads)
