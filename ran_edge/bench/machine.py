@@ -38,8 +38,19 @@ def cpu_info(cpuinfo_text: str | None = None) -> dict[str, Any]:
     simd = "avx512" if "avx512f" in flags else "avx2-fma" if {"avx2", "fma"} <= flags else \
         "neon" if ("asimd" in flags or "neon" in flags) else "sse" if flags else None
     return {"model": model.group(1).strip() if model else (platform.processor() or None),
+            "int8_dot_product": int8_dot_product(flags),
             "logical_cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
             "clock_mhz": clock, "simd": simd, "machine": platform.machine()}
+
+
+#: CPU flags of instructions that multiply-add int8 into int32 in one step (x86 VNNI / AMX, Arm dot product / i8mm)
+INT8_DOT_FLAGS = ("amx_int8", "avx512_vnni", "avx_vnni", "i8mm", "asimddp")
+
+
+def int8_dot_product(flags: set[str]) -> str | None:
+    """The CPU's one-step int8 dot-product instruction set (``None``: none; on x86 AVX2 then int8 GEMMs go
+    through ``VPMADDUBSW`` + ``VPMADDWD``, about 2x the multiply-adds per instruction of FP32 FMA, not 4x)."""
+    return next((f for f in INT8_DOT_FLAGS if f in flags), None)
 
 
 #: FP32 FLOPs per cycle per core by SIMD class (2 FMA units: avx512 2×16×2, avx2 2×8×2, neon 2×4×2).

@@ -87,13 +87,15 @@ class OrtRunner(Runner):
             kernels; :func:`exact_qdq_for` says when (the TensorRT INT8 flavour).
         optimize: ONNX Runtime graph optimisations (off keeps every named tensor, for calibration taps).
         memory_arena: ONNX Runtime's CPU memory arena (off: no run keeps its largest activations allocated).
+        profile_prefix: write ONNX Runtime's per-node profile (Chrome trace JSON) to ``<prefix>_<time>.json``;
+            :meth:`end_profiling` closes it and returns its path (:mod:`ran_edge.bench.op_profile` reads it).
     """
 
     name = "onnxrt-runner"
 
     def __init__(self, path: OnnxModel, providers: Union[str, Sequence[str], None] = None,
                  threads: Optional[int] = None, device: int = 0, exact_qdq: bool = False, optimize: bool = True,
-                 memory_arena: bool = True):
+                 memory_arena: bool = True, profile_prefix: Optional[str] = None):
         super().__init__()
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS):
             raise RanEdgeError(f"threads: got {threads!r}, expected an integer 1..{MAX_THREADS}")
@@ -105,6 +107,7 @@ class OrtRunner(Runner):
         self.exact_qdq = exact_qdq
         self.optimize = optimize
         self.memory_arena = memory_arena
+        self.profile_prefix = profile_prefix
         self.session: Any = None
         self._inputs: Tuple[TensorSpec, ...] = ()
         self._outputs: Tuple[str, ...] = ()
@@ -125,6 +128,9 @@ class OrtRunner(Runner):
             so.add_session_config_entry(EXACT_QDQ_CONFIG, "1")
         if not self.memory_arena:
             so.enable_cpu_mem_arena = False
+        if self.profile_prefix:
+            so.enable_profiling = True
+            so.profile_file_prefix = self.profile_prefix
         if not self.optimize:
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         source = str(self.path) if self.path is not None else (
@@ -147,6 +153,13 @@ class OrtRunner(Runner):
         """Providers of the live session."""
         self._require_active("active_providers")
         return list(self.session.get_providers())
+
+    def end_profiling(self) -> Path:
+        """Stop profiling and return the profile file (only for a runner made with ``profile_prefix``)."""
+        self._require_active("end_profiling")
+        if not self.profile_prefix:
+            raise RanEdgeError("end_profiling: this runner was made without profile_prefix")
+        return Path(self.session.end_profiling())
 
     def input_specs_impl(self) -> Tuple[TensorSpec, ...]:
         return self._inputs

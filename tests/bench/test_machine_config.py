@@ -26,6 +26,9 @@ flags\t\t: fpu sse sse2 avx avx2 fma avx512f
 def test_cpu_info_and_nominal_peak_from_cpuinfo_text():
     cpu = cpu_info(CPUINFO)
     assert cpu["model"].startswith("Intel(R) Xeon(R) Gold 6248") and cpu["simd"] == "avx512"
+    assert cpu["int8_dot_product"] is None  # avx512f without avx512_vnni
+    assert cpu_info(CPUINFO.replace("avx512f", "avx512f avx512_vnni"))["int8_dot_product"] == "avx512_vnni"
+    assert cpu_info("Features\t: fp asimd asimddp\n")["int8_dot_product"] == "asimddp"
     cpu = dict(cpu, usable_cores=2, clock_mhz=2500.0)
     peak = nominal_peak_flops(cpu)
     assert peak["flops_per_s"] == 2 * 2500e6 * 64
