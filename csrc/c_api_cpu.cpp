@@ -1,5 +1,4 @@
 // C API of libran_edge_kernels: the CPU reference. No C++ type or exception crosses this boundary.
-#include <exception>
 #include <string>
 
 #include "region_batch.h"
@@ -8,11 +7,6 @@
 namespace {
 
 thread_local std::string g_last_error;
-
-int32_t finish(const ran_edge::Status& status) {
-    g_last_error = status.message;
-    return status.code;
-}
 
 }  // namespace
 
@@ -41,12 +35,12 @@ RE_API const char* re_last_error(void) { return g_last_error.c_str(); }
 RE_API int32_t re_region_batch_cpu(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
                                    const re_geometry* geometry, const re_output_spec* spec, void* out,
                                    int64_t out_bytes, int32_t num_threads) {
-    try {
+    return ran_edge::guarded_call(g_last_error, [&]() -> ran_edge::Status {
         ran_edge::CpuRequest request{};
         ran_edge::Status status =
             ran_edge::check_host_call(frame, height, width, pitch, geometry, spec, out, out_bytes, &request.regions);
         if (!status.ok() || geometry->n == 0) {
-            return finish(status);
+            return status;
         }
         request.frame = frame;
         request.height = height;
@@ -57,25 +51,21 @@ RE_API int32_t re_region_batch_cpu(const uint8_t* frame, int32_t height, int32_t
         request.faces = geometry->faces;
         request.spec = *spec;
         request.out = out;
-        return finish(ran_edge::run_cpu(request, num_threads));
-    } catch (const std::exception& e) {
-        return finish(ran_edge::Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
-    }
+        return ran_edge::run_cpu(request, num_threads);
+    });
 }
 
 RE_API int32_t re_region_batch_taps_cpu(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
                                         const re_tap_tables* tables, const re_output_spec* spec, void* out,
                                         int64_t out_bytes, int32_t num_threads) {
-    try {
+    return ran_edge::guarded_call(g_last_error, [&]() -> ran_edge::Status {
         ran_edge::Status status =
             ran_edge::check_taps_host_call(frame, height, width, pitch, tables, spec, out, out_bytes);
         if (!status.ok() || tables->items == 0) {
-            return finish(status);
+            return status;
         }
-        return finish(ran_edge::run_taps_cpu(frame, pitch, *tables, *spec, out, num_threads));
-    } catch (const std::exception& e) {
-        return finish(ran_edge::Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
-    }
+        return ran_edge::run_taps_cpu(frame, pitch, *tables, *spec, out, num_threads);
+    });
 }
 
 }  // extern "C"

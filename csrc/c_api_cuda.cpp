@@ -2,7 +2,6 @@
 // Every CUDA status becomes an re_status with the CUDA error name in re_cuda_last_error().
 #include <cuda_runtime.h>
 
-#include <exception>
 #include <string>
 
 #include "region_batch.h"
@@ -13,11 +12,6 @@ namespace {
 using ran_edge::Status;
 
 thread_local std::string g_last_error;
-
-int32_t finish(const Status& status) {
-    g_last_error = status.message;
-    return status.code;
-}
 
 Status cuda_status(cudaError_t err, const char* what) {
     if (err == cudaSuccess) {
@@ -63,6 +57,15 @@ Status select_device(int32_t device) {
     return cuda_status(cudaSetDevice(device), "cudaSetDevice");
 }
 
+// Copies a packed uint8 HxWx3 frame (host, row pitch `pitch`) to `d_frame` with rows packed to width * 3 bytes.
+Status upload_frame(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch, void* d_frame,
+                    cudaStream_t stream) {
+    const size_t row_bytes = static_cast<size_t>(width) * 3;
+    return cuda_status(cudaMemcpy2DAsync(d_frame, row_bytes, frame, static_cast<size_t>(pitch), row_bytes,
+                                         static_cast<size_t>(height), cudaMemcpyHostToDevice, stream),
+                       "cudaMemcpy2DAsync(frame)");
+}
+
 Status run_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch, const re_geometry* geometry,
                 const re_output_spec* spec, void* out, int64_t out_bytes, int32_t device) {
     ran_edge::CudaLaunch l{};
@@ -81,12 +84,7 @@ Status run_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pit
     if (s.ok()) s = d_frame.alloc(frame_bytes, "cudaMalloc(frame)");
     if (s.ok()) s = d_faces.alloc(face_bytes, "cudaMalloc(faces)");
     if (s.ok()) s = d_out.alloc(result_bytes, "cudaMalloc(output)");
-    if (s.ok()) {
-        const size_t row_bytes = static_cast<size_t>(width) * 3;
-        s = cuda_status(cudaMemcpy2DAsync(d_frame.ptr, row_bytes, frame, static_cast<size_t>(pitch), row_bytes,
-                                          static_cast<size_t>(height), cudaMemcpyHostToDevice, stream.handle),
-                        "cudaMemcpy2DAsync(frame)");
-    }
+    if (s.ok()) s = upload_frame(frame, height, width, pitch, d_frame.ptr, stream.handle);
     if (s.ok()) {
         s = cuda_status(
             cudaMemcpyAsync(d_faces.ptr, geometry->faces, face_bytes, cudaMemcpyHostToDevice, stream.handle),
@@ -166,12 +164,7 @@ Status run_taps_host(const uint8_t* frame, int32_t height, int32_t width, int64_
     if (s.ok()) s = d_yi.alloc(y_count * 4, "cudaMalloc(y index)");
     if (s.ok()) s = d_yw.alloc(y_count * 4, "cudaMalloc(y weight)");
     if (s.ok()) s = d_out.alloc(result_bytes, "cudaMalloc(output)");
-    if (s.ok()) {
-        const size_t row_bytes = static_cast<size_t>(width) * 3;
-        s = cuda_status(cudaMemcpy2DAsync(d_frame.ptr, row_bytes, frame, static_cast<size_t>(pitch), row_bytes,
-                                          static_cast<size_t>(height), cudaMemcpyHostToDevice, stream.handle),
-                        "cudaMemcpy2DAsync(frame)");
-    }
+    if (s.ok()) s = upload_frame(frame, height, width, pitch, d_frame.ptr, stream.handle);
     const void* host[4] = {tables->x_index, tables->x_weight, tables->y_index, tables->y_weight};
     void* dev[4] = {d_xi.ptr, d_xw.ptr, d_yi.ptr, d_yw.ptr};
     const size_t bytes[4] = {x_count * 4, x_count * 4, y_count * 4, y_count * 4};
@@ -213,33 +206,25 @@ RE_API int32_t re_cuda_device_count(void) {
 RE_API int32_t re_region_batch_cuda_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
                                          const re_geometry* geometry, const re_output_spec* spec, void* out,
                                          int64_t out_bytes, int32_t device) {
-    try {
-        return finish(run_host(frame, height, width, pitch, geometry, spec, out, out_bytes, device));
-    } catch (const std::exception& e) {
-        return finish(Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
-    }
+    return ran_edge::guarded_call(
+        g_last_error, [&] { return run_host(frame, height, width, pitch, geometry, spec, out, out_bytes, device); });
 }
 
 RE_API int32_t re_region_batch_cuda_device(const uint8_t* d_frame, int32_t height, int32_t width, int64_t pitch,
                                            const re_geometry* geometry, const void* d_faces, int32_t faces_dtype,
                                            const re_output_spec* spec, void* d_out, int64_t out_bytes,
                                            void* stream, int32_t* d_error_flag) {
-    try {
-        return finish(run_device(d_frame, height, width, pitch, geometry, d_faces, faces_dtype, spec, d_out,
-                                 out_bytes, stream, d_error_flag));
-    } catch (const std::exception& e) {
-        return finish(Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
-    }
+    return ran_edge::guarded_call(g_last_error, [&] {
+        return run_device(d_frame, height, width, pitch, geometry, d_faces, faces_dtype, spec, d_out, out_bytes, stream,
+                          d_error_flag);
+    });
 }
 
 RE_API int32_t re_region_batch_taps_cuda_host(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch,
                                               const re_tap_tables* tables, const re_output_spec* spec, void* out,
                                               int64_t out_bytes, int32_t device) {
-    try {
-        return finish(run_taps_host(frame, height, width, pitch, tables, spec, out, out_bytes, device));
-    } catch (const std::exception& e) {
-        return finish(Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what()));
-    }
+    return ran_edge::guarded_call(
+        g_last_error, [&] { return run_taps_host(frame, height, width, pitch, tables, spec, out, out_bytes, device); });
 }
 
 }  // extern "C"

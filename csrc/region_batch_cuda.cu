@@ -191,10 +191,14 @@ Status launch_cuda(const CudaLaunch& l, void* stream) {
     } else {
         launch_geo<unsigned char>(p, f64, affine, half, grid, s);
     }
+    return kernel_launch_status("region-batch kernel");
+}
+
+Status kernel_launch_status(const char* what) {
     const cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) {
-        return Status::error(RE_ERR_CUDA, std::string("region-batch kernel launch failed: ") + cudaGetErrorName(err) +
-                                              " (" + cudaGetErrorString(err) + ")");
+        return Status::error(RE_ERR_CUDA, std::string(what) + " launch failed: " + cudaGetErrorName(err) + " (" +
+                                              cudaGetErrorString(err) + ")");
     }
     return Status{};
 }

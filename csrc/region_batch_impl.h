@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include <exception>
 #include <string>
 #include <utility>
 
@@ -20,6 +21,20 @@ struct Status {
     bool ok() const { return code == RE_OK; }
     static Status error(int32_t code, std::string message) { return Status{code, std::move(message)}; }
 };
+
+// The body of every C entry point: runs `call` (returning a Status), keeps its message in `last_error` and returns
+// its code; a C++ exception becomes RE_ERR_INTERNAL, so none crosses the C boundary.
+template <typename Call>
+int32_t guarded_call(std::string& last_error, Call&& call) {
+    Status status;
+    try {
+        status = call();
+    } catch (const std::exception& e) {
+        status = Status::error(RE_ERR_INTERNAL, std::string("unexpected C++ exception: ") + e.what());
+    }
+    last_error = status.message;
+    return status.code;
+}
 
 // Region table passed by value to the kernel.
 struct RegionTable {
@@ -97,6 +112,8 @@ struct CudaLaunch {
 
 // Enqueues the one kernel launch on `stream` (a cudaStream_t); n == 0 launches nothing.
 Status launch_cuda(const CudaLaunch& launch, void* stream);
+// RE_OK, or RE_ERR_CUDA "<what> launch failed: <CUDA error>" when the last kernel launch failed (region_batch_cuda.cu).
+Status kernel_launch_status(const char* what);
 
 // Tap-table launch: every pointer is device memory (tables' arrays included), uint8 frame.
 Status launch_taps_cuda(const uint8_t* frame, int32_t height, int32_t width, int64_t pitch, const re_tap_tables& tables,

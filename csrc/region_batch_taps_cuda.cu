@@ -3,8 +3,6 @@
 // (region_batch_taps_cpu.cpp) and the numpy reference (my @ X @ mx^T). The tables come from ran_edge/crop.py.
 #include <cuda_runtime.h>
 
-#include <string>
-
 #include "region_batch_impl.h"
 #include "region_batch_math.h"
 
@@ -87,12 +85,7 @@ Status launch_taps_cuda(const uint8_t* frame, int32_t height, int32_t width, int
     } else {
         taps_kernel<float><<<blocks, threads, 0, s>>>(p);
     }
-    const cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess) {
-        return Status::error(RE_ERR_CUDA, std::string("tap-table kernel launch failed: ") + cudaGetErrorName(err) +
-                                              " (" + cudaGetErrorString(err) + ")");
-    }
-    return Status{};
+    return kernel_launch_status("tap-table kernel");
 }
 
 }  // namespace ran_edge

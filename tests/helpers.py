@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 
 def make_tiny_ran() -> Any:
@@ -20,3 +22,14 @@ def make_tiny_ran() -> Any:
     with torch.no_grad():
         model.run(torch.rand(16, 3, 32, 32))
     return model.eval()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Module fixture (import it into a conftest): torch on one intra-op thread, restored afterwards. Intra-op threads
+    thrash when other jobs share the 2 cores; one thread is faster and deterministic."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

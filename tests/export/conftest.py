@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import make_tiny_ran
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Intra-op threads thrash when other jobs share the 2 cores; one thread is faster and deterministic."""
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.helpers import one_torch_thread as _one_torch_thread  # noqa: F401 (autouse fixture: torch on one thread)
 
 
 @pytest.fixture(scope="module")

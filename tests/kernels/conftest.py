@@ -6,6 +6,16 @@ import numpy as np
 import pytest
 
 from ran_edge.kernels import library
+from ran_edge.preprocess import ColorOrder, PreprocessSpec
+
+#: region specs the kernels are checked with: ImageNet normalisation in BGR, and the ``official`` crop convention
+#: (Pillow BICUBIC weights; NEAREST with ImageNet normalisation)
+IMAGENET = PreprocessSpec(region_size=24, color_order=ColorOrder.BGR, mean=(0.485, 0.456, 0.406),
+                          std=(0.229, 0.224, 0.225))
+OFFICIAL = PreprocessSpec(region_size=24, crop="official")
+OFFICIAL_NEAREST_IMAGENET = PreprocessSpec(region_size=24, crop="official", pil_filter="nearest",
+                                           color_order=ColorOrder.BGR, mean=(0.485, 0.456, 0.406),
+                                           std=(0.229, 0.224, 0.225))
 
 
 @pytest.fixture(scope="session")

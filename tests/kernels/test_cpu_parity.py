@@ -10,21 +10,21 @@ import pytest
 from ran_edge.errors import RanEdgeError
 from ran_edge.kernels import region_batch
 from ran_edge.kernels.reference import region_batch_affine_reference
-from ran_edge.preprocess import ColorOrder, PreprocessSpec, region_batch_reference
+from ran_edge.preprocess import PreprocessSpec, region_batch_reference
 from ran_edge.presets import AFFECTNET8, FERPLUS6
 
-from .conftest import random_boxes
+from .conftest import IMAGENET, OFFICIAL, OFFICIAL_NEAREST_IMAGENET, random_boxes
 
-IMAGENET = PreprocessSpec(region_size=24, color_order=ColorOrder.BGR, mean=(0.485, 0.456, 0.406),
-                          std=(0.229, 0.224, 0.225))
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("preset,spec", [
-    (FERPLUS6, PreprocessSpec(region_size=24)),  # the official RAN preprocessing: RGB, 1/255
-    (AFFECTNET8, IMAGENET),
+@pytest.mark.parametrize("preset,spec,atol", [
+    (FERPLUS6, PreprocessSpec(region_size=24), 1e-5),  # the official RAN preprocessing: RGB, 1/255
+    (AFFECTNET8, IMAGENET, 1e-5),
+    (FERPLUS6, OFFICIAL, 2e-5 / min(OFFICIAL.std)),  # the official crop convention: tap tables (ran_edge.crop) in the kernel
+    (AFFECTNET8, OFFICIAL_NEAREST_IMAGENET, 2e-5 / min(OFFICIAL_NEAREST_IMAGENET.std)),
 ])
-def test_cpp_matches_python_reference_fp32(native, seed, preset, spec):
+def test_cpp_matches_python_reference_fp32(native, seed, preset, spec, atol):
     rng = np.random.default_rng(seed)
     h, w = rng.integers(30, 90, 2)
     frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
@@ -32,7 +32,7 @@ def test_cpp_matches_python_reference_fp32(native, seed, preset, spec):
     got = region_batch(frame, boxes, preset, spec=spec)
     want = region_batch_reference(frame, boxes, preset, spec)
     assert got.shape == want.shape == (5 * preset.num_regions, 3, 24, 24) and got.dtype == np.float32
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(got, want, rtol=0, atol=atol)
 
 
 def test_cpp_matches_python_reference_at_model_size(native):

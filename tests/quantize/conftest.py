@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.helpers import one_torch_thread as _one_torch_thread  # noqa: F401 (autouse fixture: torch on one thread)
 
 
 def stripe_faces(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
