@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import signal
 
 import numpy as np
 import pytest
+
+# A test run started in the background (``nohup``, ``cmd &`` in a script) inherits SIGINT *ignored*, and every
+# program it starts inherits that too: the Ctrl-C tests would then wait on children that cannot be interrupted.
+# A Python handler here is reset to the default in each child at exec, so the children get Ctrl-C as a user does.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _trt_reason() -> str | None:

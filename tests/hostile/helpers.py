@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 
 def digest(paths: Iterable[Path]) -> Dict[str, str]:
@@ -45,3 +47,15 @@ def assert_one_line_failure(code: int, err: List[str], needle: str = "") -> None
 def staging_left(folder: Path) -> List[Path]:
     """Hidden staging/probe folders left behind (there must be none after a command ends)."""
     return [p for p in Path(folder).rglob(".ran-edge-*")]
+
+
+def interrupt(proc: subprocess.Popen, timeout: float) -> Tuple[str, str]:
+    """Send SIGINT (Ctrl-C) to ``proc`` and collect (stdout, stderr); a process still running ``timeout`` s later is
+    killed (no orphan keeps a core busy for the rest of the run) and the test fails saying so."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError(f"still running {timeout:g} s after SIGINT (killed): {proc.args!r:.200}") from None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile.helpers import staging_left
+from tests.hostile.helpers import interrupt, staging_left
 
 pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
@@ -21,8 +21,7 @@ pytest.importorskip("onnxruntime")
 def _interrupt(argv: list, delay: float) -> subprocess.CompletedProcess:
     proc = subprocess.Popen([sys.executable, "-m", "ran_edge", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = interrupt(proc, 120)
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
 

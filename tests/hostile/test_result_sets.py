@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,7 @@ import pytest
 
 from ran_edge.errors import RanEdgeError
 from ran_edge.outputs import ResultSet, check_outputs
-from tests.hostile.helpers import staging_left
+from tests.hostile.helpers import interrupt, staging_left
 
 
 def _pair(folder: Path, tag: str) -> list:
@@ -146,8 +145,7 @@ def test_sigint_at_a_random_point_leaves_a_whole_set(tmp_path, delay):
     proc = subprocess.Popen([sys.executable, "-c", _LOOP, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
+    interrupt(proc, 30)
     files = [tmp_path / n for n in ("m.onnx", "m.onnx.json", "m.cache")]
     present = [f.exists() for f in files]
     assert all(present) or not any(present)
