@@ -4,6 +4,7 @@ command ends with one line (issue #15 finding 3: a SIGINT during plotting left b
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -71,3 +72,40 @@ def test_ctrl_c_after_the_command_ended_keeps_its_exit_code(tmp_path):
     proc = _late_ctrl_c(tmp_path, "from ran_edge.__main__ import entry; code = entry()")
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+_INTERRUPTED_THROUGH_C = """
+import ctypes, sys
+import ran_edge.__main__ as program
+
+def interrupted_command(argv=None):
+    # a Ctrl-C that lands in Python code run from C (PyRun_String: pybind11, so torch), caught like the CLI does
+    run = ctypes.pythonapi.PyRun_String
+    run.restype, run.argtypes = ctypes.py_object, [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]
+    try:
+        run(b"raise KeyboardInterrupt", 257, {}, {})
+    except KeyboardInterrupt:
+        print("ran-edge export: interrupted", file=sys.stderr)
+        return 130
+
+program.main = interrupted_command
+sys.exit(program.entry() if sys.argv[1] == "entry" else interrupted_command())
+"""
+
+
+def test_an_interrupt_caught_after_passing_through_c_exits_130_under_python_m(tmp_path):
+    """CPython remembers a KeyboardInterrupt that crossed ``PyRun_String`` as unhandled even when it was caught, and
+    ``python -m`` then kills itself with SIGINT (-2) after printing our line (seen once in
+    test_export_interrupted_anywhere on a clean clone): ``entry`` exits with the documented 130."""
+    (tmp_path / "interrupted_through_c.py").write_text(_INTERRUPTED_THROUGH_C)
+    root = str(Path(__file__).resolve().parents[2])
+
+    def run(how: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "interrupted_through_c", how], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120, env={**os.environ, "PYTHONPATH": root})
+
+    bare = run("bare")
+    assert bare.returncode == -signal.SIGINT, (bare.returncode, bare.stderr)  # the hazard, without ``entry``
+    proc = run("entry")
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert proc.stderr.strip().splitlines() == ["ran-edge export: interrupted"], proc.stderr
