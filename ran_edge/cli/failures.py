@@ -10,8 +10,10 @@ of memory — printed as one line ``ran-edge COMMAND: error: MESSAGE``; 130 inte
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from typing import NoReturn, Tuple, Type
+import threading
+from typing import Any, NoReturn, Tuple, Type
 
 from ran_edge.errors import RanEdgeError
 
@@ -44,3 +46,29 @@ def quiet_finalizers() -> None:
     is imported) may fail in ``__del__``; Python prints those as "Exception ignored ... Traceback". They are
     noise after an interrupt, not a failure of the command: keep stderr to the one line."""
     sys.unraisablehook = lambda unraisable: None
+
+
+class InterruptWatch:
+    """While active (main thread, Ctrl-C handled the default way): Ctrl-C still raises KeyboardInterrupt, and is
+    remembered. A library interrupted mid-way may turn the interrupt into an error of its own (an extension module
+    cut off while it initialised fails its re-import with "type ... is already registered", which looks like "not
+    installed"); a command that fails after a Ctrl-C was interrupted, and says so."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "InterruptWatch":
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

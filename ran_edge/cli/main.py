@@ -14,7 +14,7 @@ import traceback
 from typing import Sequence
 
 from ran_edge import __version__
-from ran_edge.cli.failures import EXPECTED, OneLineParser, one_line, quiet_finalizers
+from ran_edge.cli.failures import EXPECTED, InterruptWatch, OneLineParser, one_line, quiet_finalizers
 
 #: subcommand name → module under ran_edge.cli
 COMMANDS: dict[str, str] = {
@@ -61,18 +61,21 @@ def _main(argv: Sequence[str] | None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
-    try:
-        return int(args._run(args) or 0)
-    except EXPECTED as exc:
-        if args.verbose:
-            traceback.print_exc()
-        print(f"ran-edge {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        if not args.verbose:
-            quiet_finalizers()
-        print(f"ran-edge {args.command}: interrupted", file=sys.stderr)
-        return 130
+    with InterruptWatch() as ctrl_c:
+        try:
+            return int(args._run(args) or 0)
+        except EXPECTED as exc:
+            if args.verbose:
+                traceback.print_exc()
+            if not ctrl_c.seen:
+                print(f"ran-edge {args.command}: error: {one_line(exc)}", file=sys.stderr)
+                return 1
+        except KeyboardInterrupt:
+            pass
+    if not args.verbose:
+        quiet_finalizers()
+    print(f"ran-edge {args.command}: interrupted", file=sys.stderr)
+    return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -109,3 +109,39 @@ def test_an_interrupt_caught_after_passing_through_c_exits_130_under_python_m(tm
     proc = run("entry")
     assert proc.returncode == 130, (proc.returncode, proc.stderr)
     assert proc.stderr.strip().splitlines() == ["ran-edge export: interrupted"], proc.stderr
+
+
+def test_an_error_caused_by_ctrl_c_is_reported_as_the_interrupt(monkeypatch, capsys):
+    """A library cut off by Ctrl-C may raise an error of its own instead of KeyboardInterrupt (onnxruntime's
+    extension, interrupted while it initialised, failed its re-import with "type ... already registered", which
+    ran-edge reported as "'onnxruntime' is not installed", exit 1, on a clean clone): that is an interrupt, 130."""
+    import os
+
+    from ran_edge.cli.main import main
+    from ran_edge.errors import RanEdgeError
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("Ctrl-C is not handled the default way in this test process")
+
+    def interrupted_import(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:  # the handler raises KeyboardInterrupt at the next bytecode
+                pass
+        except KeyboardInterrupt:
+            raise RanEdgeError("'onnxruntime' is not installed (needed for ONNX inference)") from None
+        raise AssertionError("SIGINT was not delivered")
+
+    monkeypatch.setattr("ran_edge.cli.inspect.run", interrupted_import)
+    assert main(["inspect", "x.onnx"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["ran-edge inspect: interrupted"], err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the watch is gone after the command
+
+    def plain_error(args):
+        raise RanEdgeError("'onnxruntime' is not installed")
+
+    monkeypatch.setattr("ran_edge.cli.inspect.run", plain_error)
+    assert main(["inspect", "x.onnx"]) == 1  # without a Ctrl-C the same error is the user's one line, exit 1
+    assert "error: 'onnxruntime' is not installed" in capsys.readouterr().err
