@@ -1,43 +1,40 @@
-"""INT8 settings chosen by measurement: range setting first, then the fewest layers in higher precision.
+"""INT8 settings chosen by measurement: all-INT8 first; layers go back to FP32 only when the gate is missed.
 
-One calibration pass gives histograms (:mod:`ran_edge.quantize.histograms`); from them every candidate
-:class:`~ran_edge.quantize.ranges.RangeSetting` costs one ``quantize_static`` and one evaluation on
-**held-out** faces (never the calibration faces, never the test suites of a report). The search:
+One calibration pass gives histograms (:mod:`ran_edge.quantize.histograms`); every candidate costs one
+``quantize_static`` and one evaluation on **held-out** faces (:class:`~ran_edge.quantize.heldout.HeldOutEval`:
+FP32 logits cached, chunks with early stopping). For one flavour:
 
-1. quantizes with each candidate setting, everything in the trunk INT8, and keeps the one with the largest
-   margin over the quality target (:class:`~ran_edge.quantize.accuracy.QualityTarget`) on the held-out
-   suites. If it meets the target, done: nothing is given back. A held-out suite meets it only when the
-   one-sided lower confidence bound of its agreement does (``SearchOptions.confidence``, 90 %): the rate
-   measured on a few hundred faces is an estimate, and a search that stops at the first candidate to pass
-   would otherwise pick one that was lucky on these faces.
-2. otherwise ranks the trunk's quantized layers by sensitivity — the held-out logit error that disappears
-   when that one layer alone is left unquantized (leave-one-out, as Polygraphy's debug tools and ModelOpt's
-   AutoQuantize do it, by measurement) —
-3. and leaves layers unquantized in that order, one more at a time, keeping a layer only if it lowers the
-   held-out divergence, until the held-out suites meet the target; if one pass is not enough, the remaining
-   layers follow in sensitivity order until it is (or ``max_higher_precision`` is reached). The list and
-   every trial are recorded by the caller.
+1. **All-INT8**: each candidate :class:`~ran_edge.quantize.ranges.RangeSetting` in turn, every trunk layer
+   quantized; the first one that passes the gate (:mod:`ran_edge.quantize.gate`) is taken. The gate's paired
+   bound guards against the winner's curse of stopping at the first pass.
+2. If none passes, the caller may fine-tune (quantization-aware training) before anything is given back.
+3. **Fallback** (only when asked, :attr:`SearchOptions.fallback`): the trunk's quantized layers are ranked by a
+   cheap proxy — the quantization noise-to-signal ratio of their inputs, computed from the calibration
+   histograms and the weights, no model run — and the number ``k`` of top-ranked layers left FP32 is found by
+   bisection: ``k`` = the cap first (must pass, or the flavour misses), then halving the interval, about
+   ``log2(cap)`` evaluations instead of one per layer. The cap keeps the INT8 share >= 50 % unless FP32
+   fallback is allowed.
 
-Each flavour is measured the way it runs (exact Q/DQ arithmetic for the TensorRT flavour, ONNX Runtime's
-fused integer kernels for the CPU flavour; see :func:`ran_edge.runtime.ort_runner.exact_qdq_for`).
+Every trial is logged as one line (what changed, the verdict) and recorded.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ran_edge._lazy import require
-from ran_edge.artifact import ArtifactMeta
-from ran_edge.quantize.accuracy import DEFAULT_TARGET, QualityTarget, compare_logits, onnx_logits
+from ran_edge.quantize.gate import GateResult
+from ran_edge.quantize.heldout import HeldOutEval
 from ran_edge.quantize.histograms import CalibrationMethod
-from ran_edge.quantize.ranges import RangeSetting
+from ran_edge.quantize.ranges import CalibrationStats, RangeSetting
+from ran_edge.quantize.share import MIN_INT8_SHARE, describe_share, int8_share, layer_macs
 
-#: Settings tried by ``--method auto``, in order (ties keep the earlier one).
+#: Settings tried by ``--method auto``, in order (the first that passes the gate is taken).
 AUTO_SETTINGS: tuple[RangeSetting, ...] = (
     RangeSetting(CalibrationMethod.PERCENTILE, 99.99),
     RangeSetting(CalibrationMethod.PERCENTILE, 99.999),
@@ -50,118 +47,64 @@ QUANTIZED_OPS = ("Conv", "Add", "MatMul", "Gemm", "MaxPool", "AveragePool", "Glo
 
 
 @dataclass(frozen=True)
-class HeldOut:
-    """Held-out faces per suite: ``{suite: (images, labels or None)}`` (labels give the accuracy drop)."""
+class SearchOptions:
+    """What the search may try."""
 
-    suites: Mapping[str, tuple[Sequence[np.ndarray], np.ndarray | None]]
-    description: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return sum(len(imgs) for imgs, _ in self.suites.values())
-
-
-#: Pose angles (max |yaw|, |pitch|, degrees) above which held-out pose faces also form suites of their own.
-HARD_POSE_DEGREES = (30.0, 45.0)
-#: The held-out pose suite has this many times the faces of the others (its >45° subset is about 40 % of it).
-POSE_FACTOR = 3
-
-
-def synthetic_holdout(n_per_suite: int, size: int, seed: int) -> HeldOut:
-    """``n_per_suite`` synthetic faces of the *val* split per suite (clean, occlusion, pose), seed ``seed``:
-    disjoint from calibration (train split) and from the report suites (test split). The pose suite has
-    three times as many faces, and those beyond 30° and 45° are also suites of their own (``pose30``,
-    ``pose45``, about 70 % and 40 % of them), as in the reports: the large angles are where INT8 flips most,
-    and an average over all poses hides them."""
-    from ran_edge.data.synthetic.faces import SyntheticSuite, make_split
-
-    suites = {}
-    for suite in (SyntheticSuite.CLEAN, SyntheticSuite.OCCLUSION, SyntheticSuite.POSE):
-        n = n_per_suite * (POSE_FACTOR if suite is SyntheticSuite.POSE else 1)  # the hard subsets stay large
-        ds = make_split("val", n, suite=suite, seed=seed, size=size)
-        if suite is not SyntheticSuite.POSE:
-            suites[suite.value] = ([ds[i].image for i in range(len(ds))], np.asarray([ds[i].label for i in range(len(ds))]))
-            continue
-        angle = [max(abs(float(ds[i].meta.get("yaw", 0.0))), abs(float(ds[i].meta.get("pitch", 0.0)))) for i in range(len(ds))]
-        for name, low in (("pose", -1.0), *((f"pose{d:.0f}", d) for d in HARD_POSE_DEGREES)):
-            keep = [i for i in range(len(ds)) if angle[i] > low]
-            suites[name] = ([ds[i].image for i in keep], np.asarray([ds[i].label for i in keep]))
-    return HeldOut(suites, {"source": "synthetic", "split": "val", "seed": seed, "per_suite": n_per_suite, "size": size,
-                            "suites": {k: len(v[0]) for k, v in suites.items()}})
+    settings: tuple[RangeSetting, ...] = AUTO_SETTINGS
+    fallback: bool = True                    # give layers back to FP32 when no all-INT8 setting passes
+    max_higher_precision: int | None = None  # most trunk layers given back (None: no count limit; 0: none)
+    min_int8_share: float = MIN_INT8_SHARE   # the fallback never goes below this share (0: no limit)
 
 
 @dataclass(frozen=True)
-class SearchOptions:
-    """What the search may try and what it must reach."""
+class Trial:
+    """One evaluated candidate: the setting, the layers left FP32, its INT8 share and the gate's verdict."""
 
-    settings: tuple[RangeSetting, ...] = AUTO_SETTINGS
-    target: QualityTarget = DEFAULT_TARGET
-    confidence: float = 0.9              # held-out agreement is judged by its one-sided lower bound at this level
-    max_higher_precision: int | None = None  # None: as many layers as needed; 0: no mixed precision
-    sensitivity_faces: int | None = None  # faces per suite used to rank layers (None: all held-out faces)
+    setting: RangeSetting
+    higher_precision: tuple[str, ...]
+    share: Mapping[str, Any]
+    gate: GateResult
 
-    def search_target(self) -> QualityTarget:
-        """The target as the search applies it to held-out faces: agreement judged by its lower confidence bound."""
-        return replace(self.target, confidence=self.confidence)
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.setting.to_dict(), "higher_precision": len(self.higher_precision),
+                "int8_share": self.share["int8_share"], "meets_target": self.gate.met,
+                "stopped_early": self.gate.clearly_out and self.gate.faces_seen < self.gate.extra.get("faces", 1 << 62),
+                "faces_seen": self.gate.faces_seen, "slack_points": round(self.gate.slack_points, 4),
+                "misses": list(self.gate.misses), "pooled": dict(self.gate.pooled)}
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The chosen setting and higher-precision layers, their held-out comparison, and the trail of trials."""
+    """The chosen candidate, the trail of trials and the layer ranking (empty when nothing was given back)."""
 
-    setting: RangeSetting
-    higher_precision: tuple[str, ...]
-    heldout: Mapping[str, Mapping[str, Any]]
-    met: bool
-    misses: tuple[str, ...]
-    trials: tuple[Mapping[str, Any], ...]
-    sensitivity: tuple[tuple[str, float], ...]
+    chosen: Trial
+    trials: tuple[Trial, ...]
+    ranking: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+
+    @property
+    def setting(self) -> RangeSetting:
+        return self.chosen.setting
+
+    @property
+    def higher_precision(self) -> tuple[str, ...]:
+        return self.chosen.higher_precision
+
+    @property
+    def met(self) -> bool:
+        return self.chosen.gate.met
+
+    @property
+    def misses(self) -> tuple[str, ...]:
+        return self.chosen.gate.misses
 
     def summary(self) -> dict[str, Any]:
         return {"setting": self.setting.to_dict(), "higher_precision_nodes": list(self.higher_precision),
-                "meets_target": self.met, "misses": list(self.misses),
-                "heldout": {s: {k: c[k] for k in ("n", "top1_agreement", "drop_points", "max_abs_logit_diff")} for s, c in self.heldout.items()},
-                "trials": list(self.trials), "sensitivity": [[n, round(v, 6)] for n, v in self.sensitivity]}
+                "meets_target": self.met, "misses": list(self.misses), "int8_share": dict(self.chosen.share),
+                "gate": self.chosen.gate.to_dict(), "trials": [t.to_dict() for t in self.trials],
+                "ranking": [[n, round(v, 6)] for n, v in self.ranking]}
 
 
 Quantize = Callable[[Path, RangeSetting, Sequence[str]], Any]
-
-
-class _Trials:
-    """Quantize + evaluate one candidate on the held-out faces, against the FP32 logits computed once."""
-
-    def __init__(self, fp32: Path, meta: ArtifactMeta, holdout: HeldOut, quantize: Quantize, workdir: Path):
-        self.meta, self.holdout, self.quantize, self.path = meta, holdout, quantize, workdir / "trial.onnx"
-        self.ref = self.run(fp32)
-
-    def logits(self, setting: RangeSetting, higher: Sequence[str], limit: int | None = None) -> dict[str, np.ndarray]:
-        self.quantize(self.path, setting, higher)
-        return self.run(self.path, limit)
-
-    def run(self, path: Path, limit: int | None = None) -> dict[str, np.ndarray]:
-        """Logits per suite; a face shared by suites (pose and its >30°/>45° subsets) is run once."""
-        suites = {s: list(imgs[:limit] if limit else imgs) for s, (imgs, _) in self.holdout.suites.items()}
-        index: dict[int, int] = {}
-        unique: list[np.ndarray] = []
-        for imgs in suites.values():
-            for img in imgs:
-                if id(img) not in index:
-                    index[id(img)] = len(unique)
-                    unique.append(img)
-        out = onnx_logits(path, unique, self.meta)
-        return {s: out[[index[id(img)] for img in imgs]] for s, imgs in suites.items()}
-
-    def divergence(self, got: Mapping[str, np.ndarray], limit: int | None) -> float:
-        """Mean KL(softmax FP32 || softmax INT8) over the held-out faces: sensitive where top-1 can flip."""
-        def log_softmax(x: np.ndarray) -> np.ndarray:
-            x = x - x.max(1, keepdims=True)
-            return x - np.log(np.exp(x).sum(1, keepdims=True))
-
-        kls = []
-        for s, g in got.items():
-            lp, lq = log_softmax(self.ref[s][:limit].astype(np.float64)), log_softmax(g.astype(np.float64))
-            kls.append(np.sum(np.exp(lp) * (lp - lq), axis=1))
-        return float(np.mean(np.concatenate(kls)))
 
 
 def candidate_layers(model: Any) -> list[str]:
@@ -173,63 +116,138 @@ def candidate_layers(model: Any) -> list[str]:
     return [n.name for n in model.graph.node if n.name in trunk and n.op_type in QUANTIZED_OPS]
 
 
-def search_int8(fp32: str | Path, meta: ArtifactMeta, holdout: HeldOut, quantize: Quantize,
-                options: SearchOptions = SearchOptions(), log: Callable[[str], None] = print) -> SearchResult:
-    """Choose the range setting and the higher-precision layers for one flavour (see the module docstring).
+def _init_array(model: Any, name: str) -> np.ndarray | None:
+    from onnx import numpy_helper
+
+    for init in model.graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    return None
+
+
+def _hist_nsr(h: Any, scale: float, zero_point: float, qmin: int, qmax: int) -> float:
+    """Noise-to-signal ratio of quantizing the values of histogram ``h`` (of |x|) with this grid."""
+    if h is None or h.counts.size == 0:
+        return 0.0
+    centres = (np.arange(h.bins) + 0.5) * h.top / h.bins
+    clip = max(abs((qmin - zero_point) * scale), abs((qmax - zero_point) * scale))
+    signal = float(np.sum(h.counts * centres ** 2))
+    noise = float(np.sum(h.counts[centres <= clip]) * scale ** 2 / 12.0
+                  + np.sum(h.counts[centres > clip] * (centres[centres > clip] - clip) ** 2))
+    return noise / signal if signal > 0 else 0.0
+
+
+def proxy_ranking(qmodel: Any, layers: Sequence[str], stats: CalibrationStats) -> list[tuple[str, float]]:
+    """``[(layer, noise)]`` largest first: the summed quantization noise-to-signal ratio of each layer's quantized
+    inputs in ``qmodel`` (activations from the calibration histograms, weights from the weights themselves)."""
+    producer = {o: n for n in qmodel.graph.node for o in n.output}
+    wanted = set(layers)
+    scores: dict[str, float] = {name: 0.0 for name in layers}
+    for node in qmodel.graph.node:
+        if node.name not in wanted:
+            continue
+        for inp in node.input:
+            dq = producer.get(inp)
+            if dq is None or dq.op_type != "DequantizeLinear":
+                continue
+            scale = _init_array(qmodel, dq.input[1])
+            zp = _init_array(qmodel, dq.input[2]) if len(dq.input) > 2 and dq.input[2] else np.zeros(1, np.int8)
+            if scale is None or zp is None:
+                continue
+            qmin, qmax = (0, 255) if zp.dtype == np.uint8 else (-128, 127)
+            q = producer.get(dq.input[0])
+            source = q.input[0] if q is not None and q.op_type == "QuantizeLinear" else dq.input[0]
+            weight = _init_array(qmodel, source)
+            if weight is not None and weight.dtype.kind == "f" and scale.size > 1:  # per-channel weight
+                s = scale.reshape((-1,) + (1,) * (weight.ndim - 1)) if weight.shape[0] == scale.size else scale
+                err = np.clip(np.round(weight / s), qmin, qmax) * s - weight
+                scores[node.name] += float(np.sum(err ** 2) / max(np.sum(weight ** 2), 1e-30))
+            elif weight is None:
+                h = stats.histograms.tensors.get(source)
+                scores[node.name] += _hist_nsr(h, float(scale.ravel()[0]), float(zp.ravel()[0]), qmin, qmax)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def _share_cap(fp32_model: Any, ranking: Sequence[tuple[str, float]], min_share: float, max_layers: int | None) -> int:
+    """Most top-ranked layers that can go back to FP32 while the predicted INT8 share stays >= ``min_share``."""
+    from ran_edge.quantize.graph_parts import node_groups
+
+    macs = layer_macs(fp32_model)
+    crop = set(node_groups(fp32_model)["crop"])
+    head = set(node_groups(fp32_model)["head"])
+    total = sum(v for k, v in macs.items() if k not in crop)
+    int8 = sum(v for k, v in macs.items() if k not in crop and k not in head)
+    cap = 0
+    for k, (name, _) in enumerate(ranking, start=1):
+        int8 -= macs.get(name, 0)
+        if max_layers is not None and k > max_layers:
+            break
+        if total and int8 / total < min_share:
+            break
+        cap = k
+    return cap
+
+
+def search_int8(fp32: str | Path, held: HeldOutEval, quantize: Quantize, stats: CalibrationStats,
+                options: SearchOptions = SearchOptions(), label: str = "",
+                log: Callable[[str], None] = print) -> SearchResult:
+    """Choose the range setting and the higher-precision layers of one flavour (see the module docstring).
 
     Args:
         fp32: the FP32 ONNX.
-        meta: its sidecar metadata.
-        holdout: held-out faces (not the calibration faces).
-        quantize: ``quantize(out_path, setting, higher_precision_nodes)`` writes the candidate QDQ ONNX
-            (one flavour; e.g. a partial of :func:`ran_edge.quantize.qdq.quantize_int8` with the stats).
+        held: held-out faces with their FP32 logits.
+        quantize: ``quantize(out_path, setting, higher_precision_nodes)`` writes a candidate QDQ ONNX with sidecar.
+        stats: the calibration (its histograms give the layer ranking).
+        label: the flavour's name in the log lines.
     """
     onnx = require("onnx", "INT8 calibration")
-    goal = options.search_target()
-    trials: list[dict[str, Any]] = []
+    trials: list[Trial] = []
+    ranking: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="ran-edge-search-") as tmp:
-        t = _Trials(Path(fp32), meta, holdout, quantize, Path(tmp))
+        path = Path(tmp) / "trial.onnx"
 
-        def record(setting: RangeSetting, higher: Sequence[str]
-                   ) -> tuple[dict[str, dict[str, Any]], float, dict[str, np.ndarray]]:
-            got = t.logits(setting, higher)
-            cmp = {s: compare_logits(t.ref[s], got[s], labels, meta.class_names) for s, (_, labels) in holdout.suites.items()}
-            div = t.divergence(got, None)
-            trials.append({**setting.to_dict(), "higher_precision": len(higher), "slack_points": round(goal.slack(cmp), 3),
-                           "kl": round(div, 6), "agreement": {s: round(c["top1_agreement"], 5) for s, c in cmp.items()}})
-            log(f"  {setting.label:>16s}, {len(higher):2d} layers higher precision: "
-                + ", ".join(f"{s} {100 * c['top1_agreement']:.2f}%" for s, c in cmp.items()) + f" (KL {div:.2e})")
-            return cmp, div, got
+        def trial(setting: RangeSetting, higher: Sequence[str], why: str) -> Trial:
+            quantize(path, setting, higher)
+            share = int8_share(onnx.load(str(path)))
+            verdict = held.evaluate(path)
+            t = Trial(setting, tuple(higher), share, verdict)
+            trials.append(t)
+            seen = "" if verdict.faces_seen >= held.size else f", stopped after {verdict.faces_seen} of {held.size} faces"
+            log(f"  {label} trial {len(trials)}: {why} ({setting.label}, {len(higher)} layers FP32, {describe_share(share)}) -> "
+                + ("PASSES" if verdict.met else "misses: " + "; ".join(verdict.misses[:2])) + seen)
+            log(f"      {verdict.summary_line()}")
+            return t
 
-        scored = [(s, *record(s, ())) for s in options.settings]
-        best, best_cmp, current, best_logits = max(scored, key=lambda sc: (not goal.misses(sc[1]), goal.slack(sc[1])))
-        higher: tuple[str, ...] = ()
-        sensitivity: list[tuple[str, float]] = []
-        if goal.misses(best_cmp) and options.max_higher_precision != 0:
+        best: Trial | None = None
+        for setting in options.settings:
+            t = trial(setting, (), "all-INT8")
+            if best is None or (t.gate.met, t.gate.slack_points) > (best.gate.met, best.gate.slack_points):
+                best = t
+            if t.gate.met:
+                break
+        assert best is not None
+        if not best.gate.met and options.fallback and options.max_higher_precision != 0:
             layers = candidate_layers(onnx.load(str(fp32)))
-            limit = options.sensitivity_faces
-            base = t.divergence({s: g[:limit] for s, g in best_logits.items()}, limit)
-            log(f"  ranking {len(layers)} layers by sensitivity (KL divergence on {limit or 'all'} held-out faces per suite)")
-            for name in layers:
-                sensitivity.append((name, base - t.divergence(t.logits(best, (name,), limit), limit)))
-            sensitivity.sort(key=lambda nv: -nv[1])
-            cap = len(layers) if options.max_higher_precision is None else min(options.max_higher_precision, len(layers))
-            chosen: list[str] = []
-            for name, _ in sensitivity:  # forward selection in sensitivity order, keeping a layer only if it helps
-                if len(chosen) >= cap:
-                    break
-                trial_cmp, trial_div, _ = record(best, chosen + [name])
-                if trial_div < current:
-                    chosen.append(name)
-                    current, best_cmp, higher = trial_div, trial_cmp, tuple(chosen)
-                    if not goal.misses(best_cmp):
-                        break
-            # still short: give back the remaining layers in sensitivity order until the target is met (the cost is
-            # recorded; every layer given back is one more FP32 layer, never a silent miss)
-            rest = [name for name, _ in sensitivity if name not in chosen]
-            while goal.misses(best_cmp) and rest and len(chosen) < cap:
-                chosen.append(rest.pop(0))
-                best_cmp, current, _ = record(best, chosen)
-                higher = tuple(chosen)
-    final_misses = tuple(options.target.misses(best_cmp))
-    return SearchResult(best, higher, best_cmp, not final_misses, final_misses, tuple(trials), tuple(sensitivity))
+            quantize(path, best.setting, ())
+            ranking = proxy_ranking(onnx.load(str(path)), layers, stats)
+            cap = _share_cap(onnx.load(str(fp32)), ranking, options.min_int8_share, options.max_higher_precision)
+            log(f"  {label}: no all-INT8 setting passes; ranked {len(layers)} trunk layers by quantization noise "
+                f"(no model run); at most {cap} may go back to FP32" + (f" (INT8 share >= {100 * options.min_int8_share:g} %)"
+                                                                       if options.min_int8_share > 0 else ""))
+            names = [n for n, _ in ranking]
+            if cap > 0:
+                top = trial(best.setting, names[:cap], f"the {cap} noisiest layers FP32 (the cap)")
+                if top.gate.met:
+                    lo, hi, best = 0, cap, top          # invariant: k = lo misses, k = hi passes
+                    while hi - lo > 1:
+                        mid = (lo + hi) // 2
+                        t = trial(best.setting, names[:mid], f"bisection: the {mid} noisiest layers FP32")
+                        if t.gate.met:
+                            hi, best = mid, t
+                        else:
+                            lo = mid
+                elif (top.gate.slack_points > best.gate.slack_points):
+                    best = top
+    log(f"  {label}: chose {best.setting.label} with {len(best.higher_precision)} layers FP32, {describe_share(best.share)}: "
+        + ("passes the gate" if best.gate.met else "MISSES the gate") + f" after {len(trials)} trials")
+    return SearchResult(best, tuple(trials), tuple(ranking))

@@ -116,7 +116,9 @@ def test_manifest_records_files_and_preprocessing(both, calib_dir):
     _, run = both
     doc = json.loads(run.manifest.read_text())
     assert doc["format"] == "ran-edge-calibration-manifest" and doc["count"] == 64 and doc["method"] == "percentile"
-    assert doc["quality_target"]["clean_agreement"] == 0.99 and set(doc["search"]) == {"tensorrt", "cpu"}
+    assert doc["quality_target"]["max_pooled_drop_points"] == 0.3 and set(doc["search"]) == {"tensorrt", "cpu"}
+    for flavour in ("tensorrt", "cpu"):  # all-INT8 passed: nothing given back, every trunk convolution Q/DQ-fed
+        assert doc["search"][flavour]["higher_precision_nodes"] == [] and doc["search"][flavour]["int8_share"]["int8_share"] > 0.95
     files = doc["data"]["files"]
     assert len(files) == 64 and files[0]["path"] == "face_000.png"
     assert files[0]["sha256"] == sha256_file(calib_dir / "face_000.png")

@@ -79,7 +79,7 @@ def test_calibration_memory_does_not_grow_with_the_number_of_faces(tmp_path):
 def test_deliberately_bad_setting_fails_loudly_and_writes_nothing(trained_onnx, calib_dir, holdout_dir, tmp_path):
     fp32, _ = trained_onnx
     out = tmp_path / "q" / "model.int8.onnx"
-    with pytest.raises(AccuracyTargetError, match="misses the quality target"):
+    with pytest.raises(AccuracyTargetError, match="misses the quality gate"):
         calibrate_onnx(fp32, out, data=str(calib_dir), num=32, holdout=str(holdout_dir), targets=[QuantTarget.CPU],
                        progress=False, log=lambda s: None, **BAD)
     assert list(out.parent.iterdir()) == []
@@ -93,33 +93,34 @@ def test_cli_exit_1_one_line_or_red_warning_with_allow(trained_onnx, calib_dir, 
     capsys.readouterr()
     assert main(argv) == 1
     err = [line for line in capsys.readouterr().err.strip().splitlines() if line.strip() and "calibrating" not in line]  # minus tqdm
-    assert len(err) == 1 and err[0].startswith("ran-edge calibrate: error: INT8 cpu flavour misses the quality target")
+    assert len(err) == 1 and err[0].startswith("ran-edge calibrate: error: INT8 cpu flavour misses the quality gate")
     assert "--allow-accuracy-loss" in err[0]
     assert not out.exists()
     assert main(argv + ["--allow-accuracy-loss"]) == 0
     printed = capsys.readouterr().out
-    assert any(line.startswith("WARNING: INT8 cpu flavour misses the quality target") for line in printed.splitlines())
+    assert any(line.startswith("WARNING: INT8 cpu flavour misses the quality gate") for line in printed.splitlines())
     quality = read_sidecar(out).extra["int8_quality"]
     assert quality["meets_target"] is False and quality["misses"]
-    assert quality["cost"]["higher_precision_layers"] == 0 and quality["cost"]["ort_cpu"]["int8_ms"] > 0
+    assert quality["higher_precision_layers"] == 0 and quality["speed"]["int8_ms"] > 0
+    assert quality["int8_share"]["int8_share"] > 0.95  # nothing given back: the file is INT8, and says how much
     assert main(["inspect", str(out)]) == 0
     shown = capsys.readouterr().out
     assert "INT8 quality" in shown and "MISSES" in shown
 
 
 def test_search_gives_back_layers_only_when_needed(trained_onnx, calib_dir, holdout_dir, tmp_path):
-    """A good setting meets the target with nothing given back; with a bad one the search stays within its cap
-    and records what it chose in the sidecar and the manifest."""
+    """A good setting passes all-INT8 with nothing given back; with a bad one the fallback ranks layers by the proxy,
+    stays within its cap and records what it chose in the sidecar and the manifest."""
     fp32, _ = trained_onnx
     good = calibrate_onnx(fp32, tmp_path / "g.onnx", data=str(calib_dir), num=32, holdout=str(holdout_dir),
                           targets=[QuantTarget.TENSORRT], progress=False, log=lambda s: None)
     s = good.searches[QuantTarget.TENSORRT]
-    assert s.met and s.higher_precision == ()
+    assert s.met and s.higher_precision == () and len(s.trials) == 1  # the first all-INT8 setting passed: one trial
     bad = calibrate_onnx(fp32, tmp_path / "b.onnx", data=str(calib_dir), num=32, holdout=str(holdout_dir),
                          targets=[QuantTarget.TENSORRT], progress=False, log=lambda s: None, on_miss="warn",
                          method="percentile", percentile=50.0, max_higher_precision=4)
     s = bad.searches[QuantTarget.TENSORRT]
-    assert not s.met and len(s.higher_precision) <= 4 and len(s.sensitivity) > 0
+    assert not s.met and len(s.higher_precision) <= 4 and len(s.ranking) > 0
     meta = read_sidecar(bad.results[QuantTarget.TENSORRT].path)
     assert meta.extra["int8"]["higher_precision_nodes"] == list(s.higher_precision)
     assert json.loads(bad.manifest.read_text())["search"]["tensorrt"]["higher_precision_nodes"] == list(s.higher_precision)
@@ -159,11 +160,10 @@ def test_runtime_runs_the_tensorrt_flavour_with_exact_qdq(trained_onnx, calib_di
     assert sidecar_path(run.results[QuantTarget.CPU].path).is_file()
 
 
-def test_agreement_lower_bound_is_the_wilson_bound_and_the_search_judges_by_it():
-    """The search demands the lower confidence bound, not the rate: 4 flips in 301 faces (98.7 %) is not
-    evidence of >= 98 %, 2 flips in 450 is; more faces tighten the bound; confidence 0 is the rate itself."""
-    from ran_edge.quantize.accuracy import QualityTarget, agreement_lower_bound
-    from ran_edge.quantize.search import SearchOptions
+def test_agreement_lower_bound_is_the_wilson_bound():
+    """4 flips in 301 faces (98.7 %) is not evidence of >= 98 %, 2 flips in 450 is; more faces tighten the bound;
+    confidence 0 is the rate itself."""
+    from ran_edge.metrics import agreement_lower_bound
 
     p, n, z = 297 / 301, 301, 1.2815515655446004  # z of a one-sided 90 % bound
     wilson = (p + z * z / (2 * n) - z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
@@ -171,25 +171,69 @@ def test_agreement_lower_bound_is_the_wilson_bound_and_the_search_judges_by_it()
     assert agreement_lower_bound(p, n, 0.0) == p
     assert agreement_lower_bound(p, 4 * n, 0.9) > agreement_lower_bound(p, n, 0.9)
     assert agreement_lower_bound(1.0, 400, 0.9) < 1.0  # a perfect score on few faces is still an estimate
-    cmp = lambda kept, total: {"pose45": {"n": total, "top1_agreement": kept / total, "drop_points": 0.0}}
-    target = SearchOptions().search_target()
-    assert target.confidence == 0.9
-    assert QualityTarget().misses(cmp(297, 301)) == []       # the plain target is met by the rate
-    assert target.misses(cmp(297, 301)) and "lower bound" in target.misses(cmp(297, 301))[0]
-    assert target.misses(cmp(448, 450)) == []
 
 
-def test_a_flavour_left_with_no_int8_trunk_says_so_in_one_visible_line(trained_onnx, calib_dir, holdout_dir, tmp_path):
-    """Percentile 50 clips half of every activation: the search must give back every trunk layer to keep the
-    target, and calibrate says in one line that nothing INT8 is left rather than calling the file INT8 quietly."""
+def test_fallback_stops_at_half_int8_unless_allowed(trained_onnx, calib_dir, holdout_dir, tmp_path):
+    """Percentile 50 clips half of every activation. Without --allow-fp32-fallback the fallback may not take the file
+    below 50 % INT8 share, so it misses loudly and names the option; with it, layers go back until the gate passes and
+    one visible line says how little INT8 is left."""
+    from ran_edge.quantize import Int8ShareError  # noqa: F401 (public)
+
     fp32, _ = trained_onnx
+    out = tmp_path / "q" / "q.onnx"
+    with pytest.raises(AccuracyTargetError, match="allow-fp32-fallback"):
+        calibrate_onnx(fp32, out, data=str(calib_dir), num=32, holdout=str(holdout_dir), targets=[QuantTarget.TENSORRT],
+                       method="percentile", percentile=50.0, progress=False, log=lambda s: None)
+    assert list(out.parent.iterdir()) == []
     lines = []
-    run = calibrate_onnx(fp32, tmp_path / "q.onnx", data=str(calib_dir), num=32, holdout=str(holdout_dir),
-                         targets=[QuantTarget.TENSORRT], method="percentile", percentile=50.0, progress=False,
-                         log=lines.append)
+    run = calibrate_onnx(fp32, out, data=str(calib_dir), num=32, holdout=str(holdout_dir), targets=[QuantTarget.TENSORRT],
+                         method="percentile", percentile=50.0, allow_fp32_fallback=True, progress=False, log=lines.append)
     s = run.searches[QuantTarget.TENSORRT]
-    cost = read_sidecar(run.results[QuantTarget.TENSORRT].path).extra["int8_quality"]["cost"]
-    assert s.met and len(s.higher_precision) == cost["quantizable_layers"]
-    assert sum("no INT8 trunk left" in line for line in lines) == 1
-    model = onnx.load(str(run.results[QuantTarget.TENSORRT].path))  # and what is left is exactly FP32: no Q/DQ at all
-    assert not [n.name for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    share = read_sidecar(out).extra["int8_quality"]["int8_share"]
+    assert s.met and share["int8_share"] < 0.5 and len(s.higher_precision) > 0
+    assert sum("multiply-adds in INT8" in line and "--allow-fp32-fallback" in line for line in lines) == 1
+    assert len(s.trials) <= 1 + 1 + 6  # all-INT8, the cap, then bisection: log2(layers) trials, not one per layer
+
+
+def test_a_file_below_half_int8_is_refused_without_allow(trained_onnx, calib_dir, holdout_dir, tmp_path):
+    """Whatever made it (here a fine-tuning hook that hands back an FP32 graph), a file with < 50 % INT8 share is not
+    written as INT8 unless the user allows FP32 fallback."""
+    from ran_edge.quantize import FinetuneResult, Int8ShareError
+    from ran_edge.quantize.qdq import quantize_int8
+    from ran_edge.quantize.search import candidate_layers
+
+    fp32, _ = trained_onnx
+    layers = candidate_layers(onnx.load(str(fp32)))
+    calls = []
+
+    def fp32_hook(src, ptq, stats, workdir):
+        calls.append(sorted(t.value for t in ptq))
+        path = workdir / "all-fp32.onnx"
+        quantize_int8(src, path, target="tensorrt", higher_precision=layers, stats=stats, log=lambda s: None)
+        return FinetuneResult(src, {QuantTarget.TENSORRT: path}, {"what": "test hook"})
+
+    out = tmp_path / "r" / "q.onnx"
+    with pytest.raises(Int8ShareError, match="allow-fp32-fallback"):
+        calibrate_onnx(fp32, out, data=str(calib_dir), num=32, holdout=str(holdout_dir), targets=[QuantTarget.TENSORRT],
+                       method="percentile", percentile=50.0, finetune=fp32_hook, progress=False, log=lambda s: None)
+    assert calls == [["tensorrt"]] and list(out.parent.iterdir()) == []  # fine-tuning ran before any fallback
+
+
+def test_heldout_eval_runs_fp32_once_and_stops_a_clear_miss_early(trained_onnx, calib_dir, holdout_dir, tmp_path):
+    from ran_edge.data.feeds import DatasetReader, open_calibration_data
+    from ran_edge.quantize.calibrate import open_holdout
+    from ran_edge.quantize.heldout import HeldOutEval
+    from ran_edge.quantize.qdq import quantize_int8
+    from ran_edge.quantize.ranges import RangeSetting, collect_stats
+
+    fp32, _ = trained_onnx
+    meta = read_sidecar(fp32)
+    held = HeldOutEval(fp32, meta, open_holdout(str(holdout_dir), 300, str(calib_dir), 32, 0), chunk=50, min_faces=100)
+    ds, desc = open_calibration_data(str(calib_dir), 32)
+    stats = collect_stats(fp32, DatasetReader(ds, meta, 32, 16), progress=False, log=lambda s: None)
+    bad = quantize_int8(fp32, tmp_path / "bad.onnx", setting=RangeSetting(percentile=50.0), stats=stats, log=lambda s: None)
+    good = quantize_int8(fp32, tmp_path / "good.onnx", setting=RangeSetting(), stats=stats, log=lambda s: None)
+    v_bad, v_good = held.evaluate(bad.path), held.evaluate(good.path)
+    assert not v_bad.met and v_bad.clearly_out and 100 <= v_bad.faces_seen < 300  # stopped early, after min_faces
+    assert v_good.met and v_good.faces_seen == 300 and held.size == 300  # a pass is judged on every face
+    assert held.evaluate(fp32).met and held.evaluate(fp32).pooled["top1_agreement"] == 1.0  # FP32 against itself
