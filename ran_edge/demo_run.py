@@ -42,8 +42,11 @@ class DemoConfig:
     bench_iters: int = 30
     video: bool = False
     progress: bool = True
-    allow_accuracy_loss: bool = False  # INT8 missing its quality target: red warning instead of exit 1
-    int8_max_higher_precision: int | None = None  # most trunk layers the INT8 search may leave unquantized
+    allow_accuracy_loss: bool = False  # INT8 missing its quality gate: red warning instead of exit 1
+    int8_max_higher_precision: int | None = None  # most trunk layers the INT8 fallback may leave FP32
+    int8_holdout_num: int = 1000  # held-out faces per suite for the INT8 gate (pose x3)
+    int8_qat: bool = True  # quantization-aware fine-tuning when all-INT8 PTQ misses the gate
+    allow_fp32_fallback: bool = False  # let INT8 fall below 50 % INT8 share
 
     @property
     def data_spec(self) -> str:
@@ -148,6 +151,13 @@ def step_export(cfg: DemoConfig, report: DemoReport, checkpoint: Path, log: Log)
     return paths
 
 
+def demo_finetune_hook(cfg: DemoConfig, log: Log) -> Any:
+    """QAT on the demo's labelled synthetic training faces (a seed of their own), for ``calibrate_onnx(finetune=)``."""
+    from ran_edge.quantize.finetune import qat_finetune
+
+    return qat_finetune(f"synthetic:size={cfg.image_size},seed={cfg.seed + 2}", progress=cfg.progress, log=log)
+
+
 def step_quantize(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], log: Log) -> dict[str, Path]:
     """INT8 QDQ in both flavours (TensorRT S8S8, CPU U8S8) from one calibration, plus cache and manifest."""
     from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
@@ -156,8 +166,9 @@ def step_quantize(cfg: DemoConfig, report: DemoReport, paths: dict[str, Path], l
     out = paths["onnx"].with_name("model.int8.onnx")
     run = calibrate_onnx(paths["onnx"], out, data=f"synthetic:size={cfg.image_size},seed={cfg.seed + 1}",
                          num=cfg.calibration_faces, targets=(QuantTarget.TENSORRT, QuantTarget.CPU),
-                         on_miss=OnMiss.WARN if cfg.allow_accuracy_loss else OnMiss.FAIL,
-                         max_higher_precision=cfg.int8_max_higher_precision, progress=cfg.progress, log=log)
+                         on_miss=OnMiss.WARN if cfg.allow_accuracy_loss else OnMiss.FAIL, holdout_num=cfg.int8_holdout_num,
+                         max_higher_precision=cfg.int8_max_higher_precision, allow_fp32_fallback=cfg.allow_fp32_fallback,
+                         finetune=demo_finetune_hook(cfg, log) if cfg.int8_qat else None, progress=cfg.progress, log=log)
     q = {"onnx_int8_tensorrt": Path(run.results[QuantTarget.TENSORRT].path),
          "onnx_int8_cpu": Path(run.results[QuantTarget.CPU].path),
          "trt_calibration_cache": Path(run.trt_cache), "calibration_manifest": Path(run.manifest)}
@@ -174,8 +185,17 @@ def step_precision_accuracy(cfg: DemoConfig, report: DemoReport, paths: dict[str
     t0 = time.perf_counter()
     suites = load_suites(cfg)
     others = {"fp16": paths["onnx_fp16"], "int8-trt": paths["onnx_int8_tensorrt"], "int8-cpu": paths["onnx_int8_cpu"]}
-    result = compare_on_suites(paths["onnx"], others, suites, read_sidecar(paths["onnx"]), log)
+    gates: dict[str, Any] = {}
+    result = compare_on_suites(paths["onnx"], others, suites, read_sidecar(paths["onnx"]), log, gates=gates)
     write_json_atomic(cfg.out / "precision.json", result)
+    report.figures["int8_gate"] = {name: g.to_dict() for name, g in gates.items() if name.startswith("int8")}
+    report.figures["int8_files"] = {}
+    for name, key in (("int8-trt", "onnx_int8_tensorrt"), ("int8-cpu", "onnx_int8_cpu")):
+        quality = read_sidecar(paths[key]).extra.get("int8_quality", {})
+        report.figures["int8_files"][name] = {"int8_share": quality.get("int8_share", {}).get("int8_share"),
+                                              "speed": quality.get("speed"), "fine_tuned": quality.get("fine_tuned", False)}
+        log(f"[int8] {name}: pooled test-suite {gates[name].summary_line()}; "
+            + ("passes the gate" if gates[name].met else "MISSES the gate: " + "; ".join(gates[name].misses)))
     report.figures["precision"] = {suite: {name: {k: cmp[k] for k in ("top1_agreement", "accuracy_ref", "accuracy", "drop_points", "meets_target")}
                                            for name, cmp in by_name.items()} for suite, by_name in result.items()}
     report.artifacts["precision_json"] = str(cfg.out / "precision.json")
@@ -237,8 +257,19 @@ def render_markdown(cfg: DemoConfig, report: DemoReport) -> str:
                   f"with a visible face; smoothed label accuracy {100 * v['accuracy']:.1f}%."]
     missed = int8_misses(report)
     if "precision" in f:
-        lines += ["", "INT8 target (agreement with FP32 >= 99 % clean, >= 98 % other suites, drop <= 0.5 pt): "
-                  + ("**met on every suite**." if not missed else "**MISSED**: " + "; ".join(missed) + ".")]
+        from ran_edge.quantize.gate import DEFAULT_TARGET
+
+        lines += ["", f"INT8 gate ({DEFAULT_TARGET.describe()}), pooled over the test suites: "
+                  + ("**passed by both INT8 files**." if not missed else "**MISSED**: " + "; ".join(missed) + ".")]
+        for name, info in f.get("int8_files", {}).items():
+            sp = info.get("speed") or {}
+            share = info.get("int8_share")
+            lines.append(f"- {name}: INT8 share {100 * share:.1f} % of the multiply-adds"
+                         + (", fine-tuned (QAT)" if info.get("fine_tuned") else "")
+                         + (f"; ONNX Runtime on this CPU {sp['speedup']:.2f}x FP32 at batch {sp['batch']} ({sp['execution']})"
+                            if sp else "") if share is not None else f"- {name}: no INT8 share recorded")
+        lines += ["", "On this narrow demo model (8 faces take a few ms in FP32) INT8's gain or loss in ONNX Runtime is what "
+                  "the line above says; the speed that matters is the full-size RAN's (see calibration/README.md)."]
     lines += ["", "## Time (s)", "", "| step | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in report.seconds.items()]
     lines += ["", "## Files", ""] + [f"- {k}: `{v}`" for k, v in report.artifacts.items()]
@@ -246,10 +277,9 @@ def render_markdown(cfg: DemoConfig, report: DemoReport) -> str:
 
 
 def int8_misses(report: DemoReport) -> list[str]:
-    """``"<suite> <int8 file>: agreement x %"`` for each INT8 result that misses its target on the test suites."""
-    return [f"{suite} {name}: agreement {100 * c['top1_agreement']:.2f}%, drop {c['drop_points']:+.2f} pt"
-            for suite, by_name in report.figures.get("precision", {}).items() for name, c in by_name.items()
-            if name.startswith("int8") and not c.get("meets_target", True)]
+    """``"<int8 file>: <why>"`` for each INT8 file that misses the gate on the test suites (pooled)."""
+    return [f"{name}: {'; '.join(g['misses'])}" for name, g in report.figures.get("int8_gate", {}).items()
+            if not g["meets_target"]]
 
 
 def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:

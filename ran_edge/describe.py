@@ -57,6 +57,32 @@ class ArtifactDescription:
         return out
 
 
+def int8_quality_lines(quality: Dict[str, Any]) -> List[str]:
+    """The INT8 gate's verdict, the INT8 share and the measured speed of an INT8 file, as ``inspect`` lines."""
+    verdict = "passes the gate" if quality.get("meets_target") else "MISSES the gate: " + "; ".join(quality.get("misses", []))
+    gate = quality.get("gate") or {}
+    pooled = gate.get("pooled") or {}
+    lines = [f"INT8 quality (held-out, {pooled.get('n', '?')} faces): {verdict}"]
+    if pooled:
+        drop = (f"pooled accuracy drop {pooled['drop_points']:+.2f} pt (upper bound {pooled['drop_upper_points']:+.2f}), "
+                if pooled.get("drop_points") is not None else "")
+        lines.append(f"  {drop}agreement {100 * pooled['top1_agreement']:.2f}%, on confident faces "
+                     f"{100 * pooled['confident_agreement']:.2f}%")
+    if quality.get("target"):
+        from ran_edge.quantize.gate import QualityTarget
+
+        lines.append(f"  gate: {QualityTarget.from_dict(quality['target']).describe()}")
+    share = quality.get("int8_share")
+    if share:
+        from ran_edge.quantize.share import describe_share
+
+        lines.append(f"  {describe_share(share)}" + (", fine-tuned (QAT)" if quality.get("fine_tuned") else ""))
+    speed = quality.get("speed")
+    if speed:
+        lines.append(f"  ONNX Runtime {speed['speedup']:.2f}x FP32 at batch {speed['batch']} ({speed.get('execution', '')})")
+    return lines
+
+
 def meta_lines(meta: ArtifactMeta) -> List[str]:
     """The sidecar of an artifact as ``inspect`` lines: format, I/O, classes, preset, preprocessing, extras."""
     pp = meta.preprocess
@@ -70,9 +96,7 @@ def meta_lines(meta: ArtifactMeta) -> List[str]:
               f"mean {list(pp.mean)}, std {list(pp.std)}", f"crops: {pp.describe_crop()}"]
     quality = meta.extra.get("int8_quality")
     if quality:
-        agree = ", ".join(f"{k} {100 * v:.2f}%" for k, v in quality.get("agreement", {}).items())
-        verdict = "meets the target" if quality.get("meets_target") else "MISSES the target: " + "; ".join(quality.get("misses", []))
-        lines.append(f"INT8 quality (held-out agreement with FP32): {agree}; {verdict}")
+        lines += int8_quality_lines(quality)
     skip = {"build_plan", "source_onnx_extra", "parity", "trt_lint", "checks", "int8_quality"}
     for key, value in sorted(meta.extra.items()):
         if key not in skip and value not in (None, "", [], {}):

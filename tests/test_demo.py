@@ -15,7 +15,7 @@ from ran_edge.demo_run import DemoConfig, run_demo  # noqa: E402
 def test_tiny_demo_writes_every_artifact(tmp_path):
     cfg = DemoConfig(out=tmp_path / "demo", n_train=70, n_val=35, n_test=35, image_size=32, face_size=32,
                      region_size=16, trunk_width=4, epochs=1, calibration_faces=16, bench_iters=3, progress=False,
-                     allow_accuracy_loss=True, int8_max_higher_precision=2)  # an untrained model: quality is not tested here
+                     allow_accuracy_loss=True, int8_max_higher_precision=2, int8_holdout_num=60)  # an untrained model: quality is not tested here
     report = run_demo(cfg, log=lambda s: None)
     ev = json.loads((cfg.out / "eval.json").read_text())
     assert {"accuracy", "per_class_accuracy", "confusion", "n", "suites"} <= set(ev)

@@ -18,12 +18,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--holdout", default="synthetic",
                    help="held-out faces for the quality check: 'synthetic' (val split: clean, occlusion, pose, pose beyond 30 degrees) or a folder "
                         "(agreement only); never the calibration faces")
-    p.add_argument("--holdout-num", type=int, default=400, help="held-out faces per suite (default 400)")
+    p.add_argument("--holdout-num", type=int, default=1000,
+                   help="held-out faces per suite (default 1000: with 'synthetic', 1000 clean + 1000 occlusion + 3000 pose, "
+                        "enough for the gate's paired bound; a faster, weaker check takes fewer)")
     p.add_argument("--max-higher-precision", type=int, default=None, metavar="N",
-                   help="most trunk layers the search may leave unquantized (they run FP32, in TensorRT too); default: as "
-                        "many as the target needs; 0: none")
+                   help="most trunk layers the fallback may leave FP32 when all-INT8 misses the gate (they run FP32, in "
+                        "TensorRT too); default: no count limit, but never below 50%% INT8 share without "
+                        "--allow-fp32-fallback; 0: no fallback")
+    p.add_argument("--allow-fp32-fallback", action="store_true",
+                   help="let the fallback take a flavour below 50%% INT8 share (multiply-adds in INT8); without it such a "
+                        "file is refused, exit 1")
+    p.add_argument("--qat", default="auto", metavar="auto|off|SPEC",
+                   help="quantization-aware fine-tuning when no all-INT8 setting passes the gate, before any layer goes "
+                        "back to FP32: auto (default) fine-tunes on synthetic labelled faces when --data is synthetic; "
+                        "off; or a labelled --data spec to fine-tune on")
     p.add_argument("--allow-accuracy-loss", action="store_true",
-                   help="write the INT8 files even when they miss the quality target (a red warning, recorded in the "
+                   help="write the INT8 files even when they miss the quality gate (a red warning, recorded in the "
                         "sidecar); without it a miss exits 1 and writes nothing")
     p.add_argument("--per-channel", action=argparse.BooleanOptionalAction, default=True,
                    help="per-output-channel weight scales (default on)")
@@ -48,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     checks.int_range("--eval", args.eval, 0, 100_000)
     checks.int_range("--max-higher-precision", args.max_higher_precision, 0)
+    checks.int_range("--holdout-num", args.holdout_num, 1, 100_000)
     checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
     checks.outputs([args.report], inputs=[args.onnx, args.data, args.holdout, args.out, args.manifest, args.trt_cache])
     from ran_edge._lazy import require
@@ -55,13 +66,15 @@ def run(args: argparse.Namespace) -> int:
     require("onnxruntime", "INT8 calibration")
     from ran_edge.cli.common import write_json_atomic
     from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
+    from ran_edge.quantize.finetune import default_finetune
 
     targets = [QuantTarget.TENSORRT, QuantTarget.CPU] if args.target == "both" else [QuantTarget(args.target)]
     run_ = calibrate_onnx(args.onnx, args.out, data=args.data, num=args.num, method=args.method, percentile=args.percentile,
                           per_channel=args.per_channel, targets=targets, keep_fp32=args.keep_fp32, manifest=args.manifest,
                           trt_cache=args.trt_cache, trt_version=args.trt_version, batch_size=args.batch_size, seed=args.seed,
                           holdout=args.holdout, holdout_num=args.holdout_num, max_higher_precision=args.max_higher_precision,
-                          on_miss=OnMiss.WARN if args.allow_accuracy_loss else OnMiss.FAIL)
+                          allow_fp32_fallback=args.allow_fp32_fallback,
+                          finetune=default_finetune(args.qat, args.data, args.onnx, args.seed), on_miss=OnMiss.WARN if args.allow_accuracy_loss else OnMiss.FAIL)
     report = {"onnx": args.onnx, "manifest": str(run_.manifest), "manifest_sha256": run_.manifest_sha256,
               "trt_cache": str(run_.trt_cache), "outputs": {t.value: {"path": str(r.path), **r.report} for t, r in run_.results.items()},
               "search": {t.value: s.summary() for t, s in run_.searches.items()}}
