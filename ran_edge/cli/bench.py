@@ -41,7 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=int, default=0, help="GPU index (TensorRT, ONNX Runtime CUDA)")
     p.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"], help="device for checkpoints run by torch")
     add_trust_flag(p)
-    p.add_argument("--out", default="bench-out", help="report folder (bench.json, bench.md, PNGs)")
+    p.add_argument("--out", default="bench-out", help="report folder (bench.json, bench.md, PNGs); must be empty or new "
+                                                      "unless --force")
+    p.add_argument("--force", action="store_true", help="write the report into a folder that already holds files "
+                                                        "(replaces bench.json, bench.md and the plots)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--compare", nargs=2, metavar=("OLD.json", "NEW.json"), default=None,
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise RanEdgeError("no artifact given; expected one or more .onnx/.ts/.engine/.pt files or random:full")
     check_options(warmup=args.warmup, iters=args.iters, seconds=args.seconds, threads=args.threads,
                   max_faces=args.max_faces, device=args.device, batches=args.batch, artifacts=args.artifacts,
-                  reference=args.reference, lists=args.lists, out=args.out)
+                  reference=args.reference, lists=args.lists, out=args.out, force=args.force)
     cfg = BenchConfig(artifacts=tuple(args.artifacts), out=Path(args.out), backends=args.backend, batches=args.batch,
                       warmup=args.warmup, iters=None if args.seconds else (args.iters or 50), seconds=args.seconds,
                       threads=args.threads, data=args.data, suites=() if args.suites.strip() == "none" else args.suites,

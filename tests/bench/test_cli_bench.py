@@ -132,3 +132,18 @@ def test_sequential_schedule_and_speed_only(tiny_artifacts, tmp_path):
     assert [r["iters"] for r in doc["speed"]] == [4, 4]
     assert all(r["wall_s"] >= sum(r["samples_ms"]) / 1e3 for r in doc["speed"])
     assert "Schedule: sequential" in (out / "bench.md").read_text()
+
+
+def test_a_report_folder_with_files_is_refused_without_force(tiny_artifacts, tmp_path, capsys):
+    """Issue 26: a second bench into the same --out no longer replaces the first report silently."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "bench.json").write_text("{\"earlier\": true}")
+    argv = ["bench", str(tiny_artifacts["onnx"]), "--batch", "1", "--iters", "1", "--warmup", "0", "--measure", "speed",
+            "--out", str(out), "--no-progress", "--no-plots"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ran-edge bench: error: {out} already exists and is not empty; pass --force to replace it"]
+    assert (out / "bench.json").read_text() == "{\"earlier\": true}"
+    assert main(argv + ["--force"]) == 0
+    assert json.loads((out / "bench.json").read_text())["schema"] == "ran-edge-bench"
