@@ -73,7 +73,7 @@ def meta_lines(meta: ArtifactMeta) -> List[str]:
         agree = ", ".join(f"{k} {100 * v:.2f}%" for k, v in quality.get("agreement", {}).items())
         verdict = "meets the target" if quality.get("meets_target") else "MISSES the target: " + "; ".join(quality.get("misses", []))
         lines.append(f"INT8 quality (held-out agreement with FP32): {agree}; {verdict}")
-    skip = {"build_plan", "source_onnx_extra", "parity", "trt_lint", "checks", "int8_quality"}
+    skip = {"build_plan", "source_onnx_extra", "parity", "trt_lint", "checks", "int8_quality", "training_data"}
     for key, value in sorted(meta.extra.items()):
         if key not in skip and value not in (None, "", [], {}):
             lines.append(f"{key}: {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
@@ -162,7 +162,7 @@ def _engine(path: Path, info: Dict[str, Any]) -> None:
 
 def _checkpoint(path: Path, info: Dict[str, Any], trust: bool) -> None:
     from ran_edge._lazy import require
-    from ran_edge.artifact import sha256_file
+    from ran_edge.artifact import sha256_file, training_data_of
 
     require("torch", "inspecting a .pt checkpoint")
     from ran_edge.model.checkpoint import load_checkpoint
@@ -180,6 +180,7 @@ def _checkpoint(path: Path, info: Dict[str, Any], trust: bool) -> None:
     metrics = payload.get("meta", {}).get("metrics")
     if metrics:
         info["lines"].append(f"metrics: {json.dumps(metrics)}")
+    info["training_data"] = training_data_of(payload.get("meta") or {})
 
 
 def describe_artifact(path: Path, trust: bool = False) -> ArtifactDescription:
@@ -198,12 +199,18 @@ def describe_artifact(path: Path, trust: bool = False) -> ArtifactDescription:
     kind = artifact_kind(path)
     if kind is ArtifactKind.CHECKPOINT:
         _checkpoint(path, info, trust)
-        return ArtifactDescription.from_info(info)
-    if kind is None:
+    elif kind is None:
         raise RanEdgeError(f"{path}: unknown artifact type '{path.suffix.lower()}', expected one of {sorted(KIND_BY_SUFFIX)}")
-    handler = {ArtifactKind.ONNX: _onnx, ArtifactKind.TORCHSCRIPT: _torchscript, ArtifactKind.ENGINE: _engine}[kind]
-    handler(path, info)
-    info["sha256"] = sha256_file(path)
+    else:
+        handler = {ArtifactKind.ONNX: _onnx, ArtifactKind.TORCHSCRIPT: _torchscript, ArtifactKind.ENGINE: _engine}[kind]
+        handler(path, info)
+        info["sha256"] = sha256_file(path)
+    from ran_edge.artifact import synthetic_training_note, training_data_of
+
+    record = info.pop("training_data", None) or (training_data_of(info["meta"]) if info["meta"] is not None else None)
+    note = synthetic_training_note(path.name, record)
+    if note:
+        info["notes"].insert(0, note)
     return ArtifactDescription.from_info(info)
 
 
