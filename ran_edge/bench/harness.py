@@ -286,21 +286,20 @@ def _speed_all(loaded: list, cfg: BenchConfig, peak: float | None, progress: _Pr
 
 def _warn_if_long(loaded: list, cfg: BenchConfig, suites: list, log: Log) -> None:
     """One line with the expected duration before a run that will take minutes (one warm call per configuration)."""
-    from ran_edge.bench import timing
     from ran_edge.bench.frames import synthetic_frame
+    from ran_edge.bench.timing import LONG_RUN_S, TimingPlan, duration_warning, estimated_seconds, time_once_ms
 
     per_face = []
     for _, _, subject in loaded:
         try:
             frame, boxes = synthetic_frame(cfg.batches[0], subject.preprocess.face_size, seed=cfg.batches[0])
             x = subject.prepare(frame, boxes)
-            per_face.append(timing.time_once_ms(lambda: subject.run(x), subject.sync) / cfg.batches[0])
+            per_face.append(time_once_ms(lambda: subject.run(x), subject.sync) / cfg.batches[0])
         except Exception:  # noqa: BLE001 - the estimate is advice; the measurement reports the failure
             continue
-    plan = timing.TimingPlan(cfg.warmup, None if cfg.seconds else cfg.iters, cfg.seconds)
+    plan = TimingPlan(cfg.warmup, None if cfg.seconds else cfg.iters, cfg.seconds)
     faces = sum(s.n for s in suites if s.dataset is not None) if cfg.measure.accuracy else 0
-    line = timing.duration_warning(timing.estimated_seconds(per_face, cfg.batches if cfg.measure.speed else (), plan, faces),
-                                   timing.LONG_RUN_S)
+    line = duration_warning(estimated_seconds(per_face, cfg.batches if cfg.measure.speed else (), plan, faces), LONG_RUN_S)
     if line:
         log(line)
 
