@@ -66,6 +66,23 @@ def test_old_reports_are_read_from_their_samples_or_p50():
     assert speed_repeats({"batch": 1, "samples_ms": [], "latency_face_ms": {"p50": 7.0}}) == [7.0]
 
 
+def test_a_schema_2_report_without_repeats_is_compared_from_its_samples():
+    rng = np.random.default_rng(9)
+    old_face, new_face = 10 * (1 + 0.02 * rng.standard_normal(40)), 30 * (1 + 0.02 * rng.standard_normal(40))
+
+    def doc(face, version):
+        rec = {"model": "m0", "batch": 2, "status": "ok", "samples_ms": (2 * face).tolist(),
+               "latency_face_ms": {"p50": float(np.median(face))}}
+        if version >= 3:
+            rec["repeat_medians_face_ms"] = repeat_medians(face).tolist()
+        return {"schema_version": version, "models": [{"id": "m0", "artifact": "m.onnx", "backend": "onnxruntime",
+                                                       "path": "region-batch", "precision": "fp32"}],
+                "speed": [rec], "accuracy": []}
+
+    row = compare_reports(doc(old_face, 2), doc(new_face, 3)).rows[0]
+    assert row.verdict == REGRESSION and row.test.n_old == row.test.n_new == 10
+
+
 def _bench(artifact, out, extra=()):
     return main(["bench", str(artifact), "--batch", "1", "--iters", "20", "--warmup", "1", "--threads", "1",
                  "--measure", "speed", "--no-plots", "--no-progress", "--out", str(out), *extra])

@@ -111,3 +111,17 @@ def test_nano_refuses_an_unreadable_opset_with_the_exact_re_export(folder, capsy
     line = out.strip().splitlines()[-1]
     assert rc == 0 and line.startswith(f"trtexec --onnx={new} --saveEngine={engine}") and "--fp16" in line
     assert not engine.exists()
+
+
+def test_nano_from_a_checkpoint_prepares_an_opset_13_export(folder, capsys):
+    engine = folder / "nano" / "m.engine"
+    argv = [folder / "model.pt", "--precision", "fp32", "--trt-version", "8.2", "--out", engine]
+    rc, out, err = _run(capsys, *argv[:1], "--emit-trtexec", *argv[1:])
+    assert rc == 1 and "run first `ran-edge build-engine" in err and "--prepare-only" in err
+    assert not (folder / "nano").exists()
+    rc, _, _ = _run(capsys, *argv[:1], "--prepare-only", *argv[1:])
+    from ran_edge.artifact import read_sidecar
+
+    assert rc == 0 and read_sidecar(folder / "nano" / "m.onnx").extra["opset"] == 13  # what the Nano's parser reads
+    rc, out, _ = _run(capsys, *argv[:1], "--emit-trtexec", *argv[1:])
+    assert rc == 0 and out.strip().splitlines()[-1].startswith(f"trtexec --onnx={folder / 'nano' / 'm.onnx'} ")
