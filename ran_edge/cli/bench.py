@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime / torch")
     p.add_argument("--data", default="synthetic", help="dataset for accuracy: synthetic[:opts] or a --data spec")
     p.add_argument("--suites", default="clean,occlusion,pose30,pose45",
-                   help="accuracy suites (default all four; 'none' to skip accuracy)")
+                   help="accuracy suites ('none' to skip accuracy)")
     p.add_argument("--lists", default=None, metavar="DIR",
                    help="folder with the official challenge lists (Challenge-condition-FER-dataset checkout), "
                         "for occlusion/pose suites of rafdb/ferplus/affectnet data")
@@ -48,8 +48,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--compare", nargs=2, metavar=("OLD.json", "NEW.json"), default=None,
-                   help="print a diff table of two bench.json files; exit 3 past a regression threshold")
-    p.add_argument("--max-regression", default="5%", help="allowed per-face p50 latency increase for --compare (default 5%%)")
+                   help="print a diff table of two bench.json files (ratio, 95%% interval, repeats, verdict per row); "
+                        "exit 3 on a regression")
+    p.add_argument("--max-regression", default="5%",
+                   help="--compare: a latency row regresses when the 95%% interval of NEW/OLD (median of the runs' repeats) "
+                        "lies above 1 + this and above the runs' own spread (default 5%%)")
     p.add_argument("--max-accuracy-drop", default="1%", help="allowed accuracy drop, absolute, for --compare (default 1%%)")
 
 

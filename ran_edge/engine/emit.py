@@ -4,7 +4,7 @@
 QDQ quantization, FP16 analysis or conversion). When the ONNX that trtexec must read does not exist yet, they name
 the command that writes it (``build-engine ... --prepare-only``, no TensorRT needed); when the ONNX has an opset the
 target's parser cannot read (Jetson Nano: TensorRT 8.0/8.2 read up to opset 13), the ``ran-edge export`` command
-that re-exports it at a readable opset.
+that re-exports it at a readable opset; when the calibration cache it names does not exist, how to make it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, List, Tuple
 
 from ran_edge.artifact import ArtifactMeta, InputKind, sidecar_path
 from ran_edge.engine.options import BatchProfile, CalibKind, Int8Method
-from ran_edge.engine.plan import FP16_KEEP_KEY, BuildPlan, PreStep, plan_build
+from ran_edge.engine.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, PreStep, plan_build
 from ran_edge.engine.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 
@@ -116,4 +116,9 @@ def trtexec_line(job: "BuildJob", meta: ArtifactMeta, version: TrtVersion) -> Tu
         plan = plan_build(onnx_meta, job.request, version, for_trtexec=True)
         if needed_steps(plan) or (PreStep.ANALYSE_FP16 in steps and FP16_KEEP_KEY not in onnx_meta.extra):
             raise RanEdgeError(first)
+    cache = plan.calibration.path
+    if plan.path is PrecisionPath.INT8_CALIBRATOR and plan.calibration.kind is CalibKind.CACHE and not Path(str(cache)).is_file():
+        raise RanEdgeError(f"trtexec would read the calibration cache {cache}, which does not exist: make it with a ran-edge "
+                           "build on TensorRT >= 8.5 (`ran-edge build-engine MODEL --precision int8 --int8-method calibrator "
+                           "--calib-data DIR --out X.engine` writes X.calibration.cache) or build from a QDQ ONNX instead")
     return plan, format_command(trtexec_command(plan, str(onnx), str(job.out)))

@@ -44,13 +44,14 @@ def _run(capsys, *argv):
     return rc, out, err
 
 
-PRECISIONS = [("fp32",), ("fp16",), ("int8", "--calib-data", "synthetic")]
+PRECISIONS = [("fp32",), ("fp16",), ("int8", "--calib-data", "synthetic"), ("int8", "--calib-cache", "missing.cache")]
 MODES = [("--dry-run",), ("--dry-run", "--emit-trtexec"), ("--emit-trtexec",)]
 VERSIONS = [(), ("--trt-version", "8.2"), ("--trt-version", "8.6"), ("--trt-version", "11.0")]
 
 
 @pytest.mark.parametrize("src", ["model.onnx", "model.pt"])
-def test_dry_run_and_emit_write_nothing(folder, src, capsys):
+def test_dry_run_and_emit_write_nothing(folder, src, capsys, monkeypatch):
+    monkeypatch.chdir(folder)  # missing.cache: relative to the folder, and absent
     before = _snapshot(folder)
     codes = set()
     for precision in PRECISIONS:
@@ -64,8 +65,8 @@ def test_dry_run_and_emit_write_nothing(folder, src, capsys):
                 for line in out.splitlines():  # every trtexec command printed reads a file that exists
                     line = line.split("trtexec: ", 1)[-1]
                     if line.startswith("trtexec "):
-                        onnx = next(a for a in shlex.split(line) if a.startswith("--onnx="))[len("--onnx="):]
-                        assert Path(onnx).is_file(), (precision, mode, version, line)
+                        read = [a.split("=", 1)[1] for a in shlex.split(line) if a.startswith(("--onnx=", "--calib="))]
+                        assert read and all(Path(f).is_file() for f in read), (precision, mode, version, line)
     assert codes == {0, 1}  # some variants print commands, some say what to run first
 
 
