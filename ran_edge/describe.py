@@ -73,7 +73,7 @@ def meta_lines(meta: ArtifactMeta) -> List[str]:
         agree = ", ".join(f"{k} {100 * v:.2f}%" for k, v in quality.get("agreement", {}).items())
         verdict = "meets the target" if quality.get("meets_target") else "MISSES the target: " + "; ".join(quality.get("misses", []))
         lines.append(f"INT8 quality (held-out agreement with FP32): {agree}; {verdict}")
-    skip = {"build_plan", "source_onnx_extra", "parity", "trt_lint", "checks", "int8_quality", "training_data"}
+    skip = {"build_plan", "source_onnx_extra", "parity", "trt_lint", "checks", "int8_quality"}
     for key, value in sorted(meta.extra.items()):
         if key not in skip and value not in (None, "", [], {}):
             lines.append(f"{key}: {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
@@ -216,8 +216,12 @@ def describe_artifact(path: Path, trust: bool = False) -> ArtifactDescription:
 
 def format_description(desc: ArtifactDescription) -> str:
     """The description as ``ran-edge inspect`` prints it: a header line, indented facts, sha256, notes."""
+    from ran_edge.artifact import TRAINING_DATA_KEY
+
     out = [f"{desc.path} ({desc.size:,} bytes)"]
-    for line in desc.lines + (tuple(meta_lines(desc.meta)) if desc.meta is not None else ()) + desc.graph:
+    facts = tuple(m for m in meta_lines(desc.meta) if not m.startswith(f"{TRAINING_DATA_KEY}:")) \
+        if desc.meta is not None else ()
+    for line in desc.lines + facts + desc.graph:  # training data: said once, as a note
         out.append(f"  {line}")
     if desc.sha256:
         out.append(f"  sha256: {desc.sha256}" + (f" ({desc.integrity})" if desc.integrity else ""))
