@@ -32,16 +32,17 @@ class Block:
         return "no-run" not in self.info.split()
 
 
-def _blocks() -> list[Block]:
-    out = []
-    for doc in DOCS:
-        text = doc.read_text()
-        for m in FENCE.finditer(text):
-            out.append(Block(doc.relative_to(ROOT).as_posix(), text[:m.start()].count("\n") + 1, m.group(1).strip(), m.group(2)))
-    return out
+def blocks_of(name: str, text: str) -> list[Block]:
+    """The ```python blocks of one Markdown text, with the line each starts on."""
+    return [Block(name, text[:m.start()].count("\n") + 1, m.group(1).strip(), m.group(2)) for m in FENCE.finditer(text)]
 
 
-BLOCKS = _blocks()
+def missing_reasons(blocks: list[Block]) -> list[str]:
+    """``doc:line`` of each no-run block without a ``# no-run: REASON`` line."""
+    return [f"{b.doc}:{b.line}" for b in blocks if not b.runs and not REASON.search(b.code)]
+
+
+BLOCKS = [b for doc in DOCS for b in blocks_of(doc.relative_to(ROOT).as_posix(), doc.read_text())]
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,14 @@ def test_snippet_runs_as_written(block, workdir, monkeypatch, capsys):
 
 def test_no_run_blocks_are_few_and_say_why():
     no_run = [b for b in BLOCKS if not b.runs]
-    missing = [f"{b.doc}:{b.line}" for b in no_run if not REASON.search(b.code)]
+    missing = missing_reasons(BLOCKS)
     assert not missing, f"```python no-run blocks without a '# no-run: REASON' line: {missing}"
     assert len(no_run) <= sum(b.runs for b in BLOCKS) // 2, [f"{b.doc}:{b.line}" for b in no_run]
+
+
+def test_the_extraction_tells_no_run_blocks_and_their_reasons():
+    text = ("intro\n```python\nprint(1)\n```\n```python no-run\n# no-run: needs a GPU (TensorRT engine)\nx\n```\n"
+            "```python no-run\nload('m.engine')\n```\n```bash\nls\n```\n")
+    blocks = blocks_of("t.md", text)
+    assert [(b.line, b.runs) for b in blocks] == [(2, True), (5, False), (9, False)]
+    assert missing_reasons(blocks) == ["t.md:9"]
