@@ -18,8 +18,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PY) -m pip --version >/dev/null 2>&1 || (rm -rf $(VENV) && python3 -m venv $(VENV))
-	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	@echo "make install: PyTorch, then ran-edge with the extras $(EXTRAS) into $(VENV) (about 2 minutes on a fresh machine)"
+	$(PY) -m pip install $(TORCH)
+	$(PY) -m pip install -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 # C++ reference + CUDA library of the fused region-batch kernel (CUDA only when nvcc is found).

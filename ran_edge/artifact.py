@@ -286,6 +286,34 @@ class AtomicOutput:
             self._rs.__exit__(exc_type, exc, tb)
 
 
+#: the key, in checkpoint ``meta`` and in sidecar ``extra``, of what a model was trained on
+TRAINING_DATA_KEY = "training_data"
+
+
+def training_data_record(spec: Any) -> dict[str, Any] | None:
+    """``{"spec": the --data spec, "synthetic_only": bool}`` for a training run on ``spec`` (None: unknown)."""
+    if not spec:
+        return None
+    text = str(spec).strip()
+    return {"spec": text, "synthetic_only": text.split(":", 1)[0].strip().lower() == "synthetic"}
+
+
+def training_data_of(source: ArtifactMeta | Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the model of a sidecar (an engine: of its source ONNX) or of a checkpoint's ``meta`` was trained on."""
+    if isinstance(source, ArtifactMeta):
+        extra = source.extra
+        return extra.get(TRAINING_DATA_KEY) or (extra.get("source_onnx_extra") or {}).get(TRAINING_DATA_KEY)
+    return source.get(TRAINING_DATA_KEY) or training_data_record(source.get("data"))
+
+
+def synthetic_training_note(name: str, record: Mapping[str, Any] | None) -> str | None:
+    """One line when ``record`` says the model saw synthetic faces only (else None)."""
+    if not record or not record.get("synthetic_only"):
+        return None
+    return (f"{name} was trained on synthetic faces only (--data {record.get('spec')}): a demo model for the pipeline, "
+            "not for real faces, which it will mislabel")
+
+
 def meta_for_model_config(config: Any, fmt: str, input_kind: InputKind, inputs: Sequence[TensorSpec],
                           outputs: Sequence[TensorSpec], precision: Precision = Precision.FP32,
                           **extra: Any) -> ArtifactMeta:

@@ -186,7 +186,7 @@ def _engine(path: Path, info: Dict[str, Any]) -> None:
 
 def _checkpoint(path: Path, info: Dict[str, Any], trust: bool) -> None:
     from ran_edge._lazy import require
-    from ran_edge.artifact import sha256_file
+    from ran_edge.artifact import sha256_file, training_data_of
 
     require("torch", "inspecting a .pt checkpoint")
     from ran_edge.model.checkpoint import load_checkpoint
@@ -204,6 +204,7 @@ def _checkpoint(path: Path, info: Dict[str, Any], trust: bool) -> None:
     metrics = payload.get("meta", {}).get("metrics")
     if metrics:
         info["lines"].append(f"metrics: {json.dumps(metrics)}")
+    info["training_data"] = training_data_of(payload.get("meta") or {})
 
 
 def describe_artifact(path: Path, trust: bool = False) -> ArtifactDescription:
@@ -222,19 +223,29 @@ def describe_artifact(path: Path, trust: bool = False) -> ArtifactDescription:
     kind = artifact_kind(path)
     if kind is ArtifactKind.CHECKPOINT:
         _checkpoint(path, info, trust)
-        return ArtifactDescription.from_info(info)
-    if kind is None:
+    elif kind is None:
         raise RanEdgeError(f"{path}: unknown artifact type '{path.suffix.lower()}', expected one of {sorted(KIND_BY_SUFFIX)}")
-    handler = {ArtifactKind.ONNX: _onnx, ArtifactKind.TORCHSCRIPT: _torchscript, ArtifactKind.ENGINE: _engine}[kind]
-    handler(path, info)
-    info["sha256"] = sha256_file(path)
+    else:
+        handler = {ArtifactKind.ONNX: _onnx, ArtifactKind.TORCHSCRIPT: _torchscript, ArtifactKind.ENGINE: _engine}[kind]
+        handler(path, info)
+        info["sha256"] = sha256_file(path)
+    from ran_edge.artifact import synthetic_training_note, training_data_of
+
+    record = info.pop("training_data", None) or (training_data_of(info["meta"]) if info["meta"] is not None else None)
+    note = synthetic_training_note(path.name, record)
+    if note:
+        info["notes"].insert(0, note)
     return ArtifactDescription.from_info(info)
 
 
 def format_description(desc: ArtifactDescription) -> str:
     """The description as ``ran-edge inspect`` prints it: a header line, indented facts, sha256, notes."""
+    from ran_edge.artifact import TRAINING_DATA_KEY
+
     out = [f"{desc.path} ({desc.size:,} bytes)"]
-    for line in desc.lines + (tuple(meta_lines(desc.meta)) if desc.meta is not None else ()) + desc.graph:
+    facts = tuple(m for m in meta_lines(desc.meta) if not m.startswith(f"{TRAINING_DATA_KEY}:")) \
+        if desc.meta is not None else ()
+    for line in desc.lines + facts + desc.graph:  # training data: said once, as a note
         out.append(f"  {line}")
     if desc.sha256:
         out.append(f"  sha256: {desc.sha256}" + (f" ({desc.integrity})" if desc.integrity else ""))

@@ -68,3 +68,10 @@ def existing_file(option: str, path: Any, expected: str) -> Path:
         what = "is a folder" if p.is_dir() else "not found"
         raise RanEdgeError(f"{option} {path}: {what}; expected {expected}")
     return p
+
+
+def empty_folder(path: Any, flag: str = "--force") -> None:
+    """``path`` does not exist or is an empty folder; otherwise refused with a pointer to ``flag``."""
+    p = Path(path)
+    if p.exists() and (not p.is_dir() or any(p.iterdir())):
+        raise RanEdgeError(f"{path} already exists and is not empty; pass {flag} to replace it")

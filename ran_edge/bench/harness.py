@@ -201,6 +201,7 @@ def run_bench(cfg: BenchConfig, log: Log = print) -> BenchResult:
             item = _load(f"m{i}", spec, cfg, model_cache, models, speed, accuracy, suites, progress)
             if item is not None:
                 loaded.append(item)
+        _warn_if_long(loaded, cfg, suites, log)
         if cfg.measure.speed:
             speed += _speed_all(loaded, cfg, peak, progress)
         for mid, spec, subject in loaded:
@@ -281,6 +282,26 @@ def _speed_all(loaded: list, cfg: BenchConfig, peak: float | None, progress: _Pr
                 out.append(speed_record(mid, batch, res, pre, subject.flops_per_face, peak, warmup=cfg.warmup))
             progress.step(f"{subject.spec.label} b{batch}")
     return out
+
+
+def _warn_if_long(loaded: list, cfg: BenchConfig, suites: list, log: Log) -> None:
+    """One line with the expected duration before a run that will take minutes (one warm call per configuration)."""
+    from ran_edge.bench.frames import synthetic_frame
+    from ran_edge.bench.timing import LONG_RUN_S, TimingPlan, duration_warning, estimated_seconds, time_once_ms
+
+    per_face = []
+    for _, _, subject in loaded:
+        try:
+            frame, boxes = synthetic_frame(cfg.batches[0], subject.preprocess.face_size, seed=cfg.batches[0])
+            x = subject.prepare(frame, boxes)
+            per_face.append(time_once_ms(lambda: subject.run(x), subject.sync) / cfg.batches[0])
+        except Exception:  # noqa: BLE001 - the estimate is advice; the measurement reports the failure
+            continue
+    plan = TimingPlan(cfg.warmup, None if cfg.seconds else cfg.iters, cfg.seconds)
+    faces = sum(s.n for s in suites if s.dataset is not None) if cfg.measure.accuracy else 0
+    line = duration_warning(estimated_seconds(per_face, cfg.batches if cfg.measure.speed else (), plan, faces), LONG_RUN_S)
+    if line:
+        log(line)
 
 
 def _first_inference(subject: Subject, cfg: BenchConfig) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ran_edge.bench.stats import ratio
+from ran_edge.bench.stats import ratio, repeat_medians
 
 #: at most this many raw latency samples are stored per configuration (evenly thinned beyond).
 MAX_SAMPLES = 2000
@@ -36,7 +36,8 @@ def speed_record(mid: str, batch: int, sample: Any = None, preprocess_ms: float 
                            "throughput_faces_per_s": None, "preprocess_ms_per_batch": preprocess_ms,
                            "breakdown_ms": {}, "peak_rss_mb": None, "peak_gpu_memory_mb": None, "mean_power_w": None,
                            "power_source": None, "energy_per_face_mj": None, "achieved_flops_per_s": None,
-                           "fraction_of_nominal_peak": None, "ratio_to_fastest": None, "samples_ms": []}
+                           "fraction_of_nominal_peak": None, "ratio_to_fastest": None, "samples_ms": [],
+                           "repeat_medians_face_ms": []}
     if sample is None:
         return rec
     lat = sample.latency_ms
@@ -50,7 +51,8 @@ def speed_record(mid: str, batch: int, sample: Any = None, preprocess_ms: float 
                 "peak_gpu_memory_mb": res.get("peak_gpu_memory_mb"), "mean_power_w": res.get("mean_power_w"),
                 "power_source": res.get("power_source"), "energy_per_face_mj": res.get("energy_per_face_mj"),
                 "achieved_flops_per_s": achieved, "fraction_of_nominal_peak": ratio(achieved, peak),
-                "samples_ms": [float(v) for v in lat[::step]]})
+                "samples_ms": [float(v) for v in lat[::step]],
+                "repeat_medians_face_ms": [float(v) for v in repeat_medians(lat / batch)]})
     return rec
 
 

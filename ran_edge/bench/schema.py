@@ -1,6 +1,6 @@
 """The versioned schema of ``bench.json`` and a small validator (a JSON-Schema subset, no dependency).
 
-Schema ``ran-edge-bench``, version 2. Every measurement carries its unit in its key (``_ms``, ``_mb``
+Schema ``ran-edge-bench``, version 3. Every measurement carries its unit in its key (``_ms``, ``_mb``
 = MiB, ``_w``, ``_mj``, ``_per_s``) and the top-level ``units`` map says the same in words. Missing
 measurements (no NVML, no GPU, a failed configuration) are ``null``, never invented.
 
@@ -11,7 +11,10 @@ BenchConfig), ``units``, ``models`` (one per artifact × backend × path: cold s
 from, what was dropped), ``comparisons`` (named latency ratios from this run).
 
 Version history: 1 = first release; 2 = the reference comparison uses the project-wide metric keys
-(``top1_agreement``, ``max_abs_logit_diff``, ``mean_abs_logit_diff``; 1 had ``max_abs_dlogit``/``mean_abs_dlogit``). A reader must refuse a newer major version (:func:`check_version`).
+(``top1_agreement``, ``max_abs_logit_diff``, ``mean_abs_logit_diff``; 1 had ``max_abs_dlogit``/``mean_abs_dlogit``);
+3 = each speed record adds ``repeat_medians_face_ms``: the per-face median of each of up to 10 consecutive
+repeats of its timed iterations, what ``bench --compare`` tests (for 1-2 files it is computed from ``samples_ms``,
+which are in time order). A reader must refuse a newer major version (:func:`check_version`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, Mapping
 from ran_edge.errors import RanEdgeError
 
 SCHEMA_ID = "ran-edge-bench"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 UNITS = {
     "latency": "milliseconds (ms), host wall clock (perf_counter_ns) unless named gpu_",
@@ -69,7 +72,8 @@ SCHEMA: dict[str, Any] = {
                            "peak_rss_mb": {"type": _NUM}, "peak_gpu_memory_mb": {"type": _NUM},
                            "mean_power_w": {"type": _NUM}, "energy_per_face_mj": {"type": _NUM},
                            "achieved_flops_per_s": {"type": _NUM}, "ratio_to_fastest": {"type": _NUM},
-                           "samples_ms": {"type": "array", "items": {"type": "number"}}}}},
+                           "samples_ms": {"type": "array", "items": {"type": "number"}},
+                           "repeat_medians_face_ms": {"type": "array", "items": {"type": "number"}}}}},
         "accuracy": {"type": "array", "items": {"type": "object", "required": [
             "model", "suite", "status", "error", "n", "accuracy", "accuracy_ci95", "reference"],
             "properties": {"status": _STATUS, "n": {"type": "integer"}, "accuracy": {"type": _NUM},

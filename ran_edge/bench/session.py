@@ -30,8 +30,12 @@ def compare_report_files(old: Union[str, Path], new: Union[str, Path], max_regre
 
 def check_options(*, warmup: int, iters: int | None, seconds: float | None, threads: int | None,
                   max_faces: int | None, device: int, batches: str, artifacts: Sequence[str],
-                  reference: str | None, lists: str | None, out: Union[str, Path]) -> None:
-    """Every bench option and path, before any artifact is loaded: one-line :class:`RanEdgeError` otherwise."""
+                  reference: str | None, lists: str | None, out: Union[str, Path], force: bool = True) -> None:
+    """Every bench option and path, before any artifact is loaded: one-line :class:`RanEdgeError` otherwise.
+
+    Without ``force`` an ``out`` folder that already holds files is refused (an earlier report is never replaced
+    by accident), as ``export-triton`` refuses an existing model folder.
+    """
     from ran_edge import option_checks as checks
 
     checks.int_range("--warmup", warmup, 0, checks.MAX_ITERS)
@@ -43,6 +47,8 @@ def check_options(*, warmup: int, iters: int | None, seconds: float | None, thre
     checks.batches("--batch", batches)
     files = [a for a in artifacts if not a.startswith("random:")]
     checks.outputs([], inputs=files + [reference, lists], folders=[out])
+    if not force:
+        checks.empty_folder(out)
 
 
 def run_and_report(cfg: BenchConfig, log: Log = print) -> BenchResult:

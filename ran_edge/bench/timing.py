@@ -164,3 +164,33 @@ def time_interleaved(items: list[tuple[Timed, np.ndarray, int]], plan: TimingPla
         mean_b = {k: float(np.mean([b[k] for b in breakdowns[i] if k in b])) for k in keys}
         out.append(SpeedSample(batch, lat, float(lat.sum() / 1e3), mean_b, dict(res)))
     return out
+
+
+#: a bench whose estimate exceeds this many seconds says so before it starts timing
+LONG_RUN_S = 60.0
+
+
+def estimated_seconds(per_face_ms: list[float], batches: tuple[int, ...], plan: TimingPlan, suite_faces: int) -> float:
+    """Seconds a bench will spend timing and predicting, from each configuration's per-face time of one warm call.
+
+    Speed: ``plan.seconds`` per configuration and batch, or ``(warmup + iters)`` calls of ``batch`` faces each;
+    accuracy: ``suite_faces`` faces per configuration (its reference runs add at most as much again).
+    """
+    total = 0.0
+    for face_ms in per_face_ms:
+        for batch in batches:
+            if plan.seconds is not None:
+                total += plan.seconds + plan.warmup * batch * face_ms / 1e3
+            else:
+                total += (plan.warmup + int(plan.iters or 1)) * batch * face_ms / 1e3
+        total += suite_faces * face_ms / 1e3
+    return total
+
+
+def duration_warning(seconds: float, threshold_s: float = LONG_RUN_S) -> str | None:
+    """``"[bench] this run will take about N min ..."`` for a run longer than ``threshold_s``, else None."""
+    if seconds < threshold_s:
+        return None
+    minutes = max(1, round(seconds / 60.0))
+    return (f"[bench] this run will take about {minutes} min (estimated from one warm call per configuration); "
+            "--iters, --seconds, --batch, --suites or --max-faces make it shorter")

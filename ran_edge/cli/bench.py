@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="intra-op threads for ONNX Runtime / torch")
     p.add_argument("--data", default="synthetic", help="dataset for accuracy: synthetic[:opts] or a --data spec")
     p.add_argument("--suites", default="clean,occlusion,pose30,pose45",
-                   help="accuracy suites (default all four; 'none' to skip accuracy)")
+                   help="accuracy suites ('none' to skip accuracy)")
     p.add_argument("--lists", default=None, metavar="DIR",
                    help="folder with the official challenge lists (Challenge-condition-FER-dataset checkout), "
                         "for occlusion/pose suites of rafdb/ferplus/affectnet data")
@@ -41,12 +41,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=int, default=0, help="GPU index (TensorRT, ONNX Runtime CUDA)")
     p.add_argument("--torch-device", default="cpu", choices=["cpu", "cuda"], help="device for checkpoints run by torch")
     add_trust_flag(p)
-    p.add_argument("--out", default="bench-out", help="report folder (bench.json, bench.md, PNGs)")
+    p.add_argument("--out", default="bench-out", help="report folder (bench.json, bench.md, PNGs); must be empty or new "
+                                                      "unless --force")
+    p.add_argument("--force", action="store_true", help="write the report into a folder that already holds files "
+                                                        "(replaces bench.json, bench.md and the plots)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--compare", nargs=2, metavar=("OLD.json", "NEW.json"), default=None,
-                   help="print a diff table of two bench.json files; exit 3 past a regression threshold")
-    p.add_argument("--max-regression", default="5%", help="allowed per-face p50 latency increase for --compare (default 5%%)")
+                   help="print a diff table of two bench.json files (ratio, 95%% interval, repeats, verdict per row); "
+                        "exit 3 on a regression")
+    p.add_argument("--max-regression", default="5%",
+                   help="--compare: a latency row regresses when the 95%% interval of NEW/OLD (median of the runs' repeats) "
+                        "lies above 1 + this and above the runs' own spread (default 5%%)")
     p.add_argument("--max-accuracy-drop", default="1%", help="allowed accuracy drop, absolute, for --compare (default 1%%)")
 
 
@@ -63,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise RanEdgeError("no artifact given; expected one or more .onnx/.ts/.engine/.pt files or random:full")
     check_options(warmup=args.warmup, iters=args.iters, seconds=args.seconds, threads=args.threads,
                   max_faces=args.max_faces, device=args.device, batches=args.batch, artifacts=args.artifacts,
-                  reference=args.reference, lists=args.lists, out=args.out)
+                  reference=args.reference, lists=args.lists, out=args.out, force=args.force)
     cfg = BenchConfig(artifacts=tuple(args.artifacts), out=Path(args.out), backends=args.backend, batches=args.batch,
                       warmup=args.warmup, iters=None if args.seconds else (args.iters or 50), seconds=args.seconds,
                       threads=args.threads, data=args.data, suites=() if args.suites.strip() == "none" else args.suites,

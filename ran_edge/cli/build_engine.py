@@ -36,7 +36,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="--precision int8 from a model: keep an INT8 ONNX that misses the quality target on held-out faces "
                         "(red warning, recorded) instead of failing")
     p.add_argument("--dry-run", action="store_true", help="print the build plan for each TensorRT version and lint the ONNX; no TensorRT needed")
-    p.add_argument("--emit-trtexec", action="store_true", help="print the equivalent trtexec command (e.g. for a Jetson Nano) instead of building")
+    p.add_argument("--emit-trtexec", action="store_true",
+                   help="print the equivalent trtexec command (e.g. for a Jetson Nano) instead of building; reads files only, "
+                        "and says what to run first when the ONNX it needs does not exist yet")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="run the pre-steps (export, INT8 QDQ, FP16 analysis/conversion) for --trt-version and write their "
+                        "ONNX next to --out, without TensorRT; then --emit-trtexec prints a command that reads them")
     p.add_argument("--trt-version", metavar="X.Y", help="plan for this TensorRT version (dry-run / emit-trtexec); default: installed")
     p.add_argument("--device", type=int, default=0, help="CUDA device index")
     add_trust_flag(p)
@@ -45,8 +50,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ran_edge.engine.options import BatchProfile, BuildRequest, CalibSource
-    from ran_edge.engine.job import BuildJob, TrtexecLines, build_engine_from_source, check_source, dry_run, emit_trtexec
+    from ran_edge.engine.job import (BuildJob, TrtexecLines, build_engine_from_source, check_source, dry_run, emit_trtexec,
+                                     prepare_only)
 
+    from ran_edge.errors import RanEdgeError
+
+    if args.prepare_only and (args.dry_run or args.emit_trtexec):
+        raise RanEdgeError("--prepare-only writes the pre-step files; it does not combine with --dry-run or --emit-trtexec")
     source = check_source(args.model)
     request = BuildRequest(precision=args.precision, batch=BatchProfile.parse(args.batch),
                            calib=CalibSource.from_cli(args.calib_data, args.calib_cache), int8_method=args.int8_method,
@@ -60,5 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if dry_run(job, TrtexecLines.ALL if args.emit_trtexec else TrtexecLines.NEEDED).ok else 1
     if args.emit_trtexec:
         return 0 if emit_trtexec(job).ok else 1
+    if args.prepare_only:
+        prepare_only(job)
+        return 0
     build_engine_from_source(job)
     return 0

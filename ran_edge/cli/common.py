@@ -3,8 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import enum
+from typing import Any
+
 from ran_edge.artifact import write_json_atomic  # noqa: F401  (re-exported for subcommands)
 from ran_edge.errors import RanEdgeError
+
+
+def render_default(value: Any) -> str:
+    """How an option's default reads in ``--help``: ``(4, 8, 16)`` as ``4,8,16``, an enum by its value."""
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(render_default(v) for v in value)
+    return str(value)
+
+
+def shows_default(action: argparse.Action) -> bool:
+    """Whether ``--help`` must show ``action``'s default: any default but None, False and suppressed ones."""
+    if isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+        return False
+    default = action.default
+    return default is not None and default is not False and default != argparse.SUPPRESS and action.help != argparse.SUPPRESS
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows every option's default: ``(default: X)`` is appended unless the help already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not shows_default(action):
+            return text
+        value = render_default(action.default).replace("%", "%%")
+        if "default" in text.lower() and value in text:
+            return text
+        return f"{text} (default: {value})".strip()
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if not action.help and shows_default(action):  # argparse prints no help column for help=None
+            action = copy.copy(action)
+            action.help = f"(default: {render_default(action.default).replace('%', '%%')})"
+        return super()._format_action(action)
 
 
 def add_trust_flag(p: argparse.ArgumentParser) -> None:

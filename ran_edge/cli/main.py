@@ -14,6 +14,7 @@ import traceback
 from typing import Sequence
 
 from ran_edge import __version__
+from ran_edge.cli.common import DefaultsHelpFormatter
 from ran_edge.cli.failures import EXPECTED, InterruptWatch, OneLineParser, one_line, quiet_finalizers
 
 #: subcommand name → module under ran_edge.cli
@@ -27,7 +28,8 @@ COMMANDS: dict[str, str] = {
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (subcommands whose module is missing are listed as unavailable)."""
     parser = OneLineParser(prog="ran-edge", description="RAN facial-expression recognition: train, export, quantize, "
-                                                        "build TensorRT engines, bench, run.")
+                                                        "build TensorRT engines, bench, run.",
+                          formatter_class=DefaultsHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ran-edge {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"ran_edge.cli.{module_name}":
                 raise
             continue  # not part of this build
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, formatter_class=DefaultsHelpFormatter)
         p.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from ran_edge.artifact import ArtifactMeta, InputKind, Precision
 from ran_edge.engine.options import BuildRequest
@@ -154,9 +154,8 @@ def _lint(src: Path, versions: List[TrtVersion], log: Log) -> None:
 def dry_run(job: BuildJob, trtexec: TrtexecLines = TrtexecLines.NEEDED, log: Log = print) -> PlanOutcome:
     """Log the source, the request and the plan (or the refusal) for ``job.trt_version`` or every target
     version, with trtexec lines per ``trtexec``, then lint an ONNX source. Builds and writes nothing."""
+    from ran_edge.engine.emit import trtexec_line
     from ran_edge.engine.plan import plan_table
-    from ran_edge.engine.prepare import consumed_onnx
-    from ran_edge.engine.trtexec import format_command, trtexec_command
     from ran_edge.engine.versions import TARGET_VERSIONS
 
     src, from_ckpt, request = job.source, job.from_checkpoint, job.request
@@ -181,17 +180,18 @@ def dry_run(job: BuildJob, trtexec: TrtexecLines = TrtexecLines.NEEDED, log: Log
         log("\n".join(lines[1:]))
         if trtexec is TrtexecLines.ALL or not v.has_python_runtime:
             try:
-                onnx = consumed_onnx(src, from_ckpt, plan.pre_steps, job.out_path)
-                log("  trtexec: " + format_command(trtexec_command(plan, str(onnx), str(job.out))))
+                log("  trtexec: " + trtexec_line(job, meta, v)[1])
             except RanEdgeError as exc:
-                log(f"  trtexec: not possible: {exc}")
+                log(f"  trtexec: not yet: {exc}")
     if not from_ckpt:
         _lint(src, versions, log)
     return PlanOutcome(tuple(versions), failed, ok=not (job.trt_version and failed))
 
 
 def prepare(job: BuildJob, plan: BuildPlan, meta: ArtifactMeta, log: Log = print) -> Tuple[Path, ArtifactMeta]:
-    """Run ``plan``'s pre-steps; returns the ONNX the TensorRT build consumes and its sidecar."""
+    """Run ``plan``'s pre-steps; returns the ONNX the TensorRT build consumes and its sidecar. An export is made at
+    an opset the plan's TensorRT parser reads."""
+    from ran_edge.engine.emit import export_opset
     from ran_edge.engine.plan import PreStep
     from ran_edge.engine.prepare import export_step, fp16_step, quantize_step
 
@@ -199,7 +199,8 @@ def prepare(job: BuildJob, plan: BuildPlan, meta: ArtifactMeta, log: Log = print
     onnx, onnx_meta = job.source, meta
     for step in plan.pre_steps:
         if step is PreStep.EXPORT_ONNX:
-            onnx, onnx_meta = export_step(job.source, out_dir, stem, job.input_kind, job.trust_checkpoint, log)
+            onnx, onnx_meta = export_step(job.source, out_dir, stem, job.input_kind, job.trust_checkpoint, log,
+                                          opset=export_opset(plan.trt_version))
         elif step is PreStep.QUANTIZE_QDQ:
             onnx, onnx_meta = quantize_step(onnx, plan.calibration, out_dir, stem, job.calib_num, log,
                                             allow_accuracy_loss=job.allow_accuracy_loss)
@@ -207,6 +208,36 @@ def prepare(job: BuildJob, plan: BuildPlan, meta: ArtifactMeta, log: Log = print
             onnx, onnx_meta = fp16_step(onnx, plan.calibration, out_dir, stem, job.calib_num, log,
                                         keep_fp32_onnx=step is PreStep.ANALYSE_FP16)
     return onnx, onnx_meta
+
+
+def prepare_only(job: BuildJob, log: Log = print) -> Optional[Path]:
+    """``--prepare-only``: run the pre-steps of ``job``'s plan for one TensorRT version (``job.trt_version`` or the
+    installed one) and write their ONNX files, without TensorRT, so that ``--emit-trtexec`` can then print a
+    command that reads them. Returns the ONNX trtexec will read (None: nothing to prepare). The FP16 analysis is
+    recorded in the FP32 ONNX's sidecar, as a build records it."""
+    from ran_edge import option_checks as checks
+    from ran_edge.artifact import sidecar_path
+    from ran_edge.engine.emit import needed_steps, check_opset
+    from ran_edge.engine.plan import plan_build
+    from ran_edge.engine.prepare import consumed_onnx
+
+    versions = target_versions(job)
+    if len(versions) != 1:
+        raise RanEdgeError("--prepare-only prepares for one TensorRT version: pass --trt-version X.Y")
+    version, meta = versions[0], source_meta(job)
+    plan = plan_build(meta, job.request, version, job.from_checkpoint, for_trtexec=True)
+    if not job.from_checkpoint:
+        check_opset(job, job.source, meta, version)
+    steps = needed_steps(plan)
+    if not steps:
+        log(f"nothing to prepare for TensorRT {version}: trtexec reads {job.source} as it is")
+        return None
+    target = consumed_onnx(job.source, job.from_checkpoint, steps, job.out_path)
+    if target != job.source:
+        checks.outputs([target, sidecar_path(target)], inputs=[job.source, sidecar_path(job.source)])
+    onnx, _ = prepare(job, replace(plan, pre_steps=steps), meta, log)
+    log(f"prepared {onnx} for TensorRT {version}; now run the same command with --emit-trtexec instead of --prepare-only")
+    return Path(onnx)
 
 
 def _consumed_plan(plan: BuildPlan, onnx_meta: ArtifactMeta, request: BuildRequest, for_trtexec: bool) -> BuildPlan:
@@ -221,10 +252,10 @@ def _consumed_plan(plan: BuildPlan, onnx_meta: ArtifactMeta, request: BuildReque
 
 def emit_trtexec(job: BuildJob, log: Log = print) -> PlanOutcome:
     """Log the trtexec command for ``job.trt_version`` (or the installed TensorRT); with neither, one command
-    per target version (Nano 8.2 … 11.x), each preceded by a comment naming it. Pre-steps run (once for
-    versions that share them), since the command reads their ONNX; the engine itself is not built."""
-    from ran_edge.engine.plan import plan_build
-    from ran_edge.engine.trtexec import format_command, trtexec_command
+    per target version (Nano 8.2 … 11.x), each preceded by a comment naming it. Reads files only: no pre-step
+    runs and nothing is written (:mod:`ran_edge.engine.emit`); a command whose ONNX does not exist yet, or that
+    the target's parser cannot read, is replaced by what to run first (an error for a single version)."""
+    from ran_edge.engine.emit import trtexec_line
     from ran_edge.engine.versions import TARGET_VERSIONS
 
     versions = target_versions(job)
@@ -232,26 +263,21 @@ def emit_trtexec(job: BuildJob, log: Log = print) -> PlanOutcome:
     if len(versions) != 1:
         log("# TensorRT is not installed here: one command per target version (choose one with --trt-version X.Y)")
     meta = source_meta(job)
-    prepared: Dict[Any, Tuple[Path, ArtifactMeta]] = {}  # pre-steps → (onnx, meta)
     failed = 0
     for version in versions:
         try:
-            plan = plan_build(meta, job.request, version, job.from_checkpoint, for_trtexec=True)
-            if plan.pre_steps not in prepared:
-                prepared[plan.pre_steps] = prepare(job, plan, meta, log)
-            onnx, onnx_meta = prepared[plan.pre_steps]
-            plan = _consumed_plan(plan, onnx_meta, job.request, for_trtexec=True)
+            plan, line = trtexec_line(job, meta, version)
         except RanEdgeError as exc:
             if len(versions) == 1:
                 raise
-            log(f"# TensorRT {version}: not possible: {exc}")
+            log(f"# TensorRT {version}: not yet: {exc}")
             failed += 1
             continue
         if len(versions) != 1:
             log(f"# TensorRT {version} [{labels.get(version, 'target')}]")
         for note in plan.notes:
             log(f"# note: {note}")
-        log(format_command(trtexec_command(plan, str(onnx), str(job.out))))
+        log(line)
     return PlanOutcome(tuple(versions), failed, ok=failed != len(versions))
 
 

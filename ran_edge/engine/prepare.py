@@ -51,14 +51,16 @@ def checkpoint_meta(pt: Path, input_kind: InputKind, trust: bool) -> Tuple[Any, 
     return model, meta_for_model_config(model.config, "onnx", input_kind, io.inputs, io.outputs)
 
 
-def export_step(pt: Path, out_dir: Path, stem: str, input_kind: InputKind, trust: bool, log: Log) -> Tuple[Path, ArtifactMeta]:
-    """``.pt`` → ``<stem>.onnx`` (+ sidecar) through :func:`ran_edge.export.export_onnx`."""
+def export_step(pt: Path, out_dir: Path, stem: str, input_kind: InputKind, trust: bool, log: Log,
+                opset: int | None = None) -> Tuple[Path, ArtifactMeta]:
+    """``.pt`` → ``<stem>.onnx`` (+ sidecar) through :func:`ran_edge.export.export_onnx` (``opset``: its default if None)."""
     from ran_edge.model.checkpoint import load_checkpoint
 
     from ran_edge.export import export_onnx
 
     model, _ = load_checkpoint(pt, trust=trust)
-    result = export_onnx(model, out_dir / f"{stem}.onnx", input_kind=input_kind, checkpoint_path=pt, log=log)
+    kwargs = {} if opset is None else {"opset": opset}
+    result = export_onnx(model, out_dir / f"{stem}.onnx", input_kind=input_kind, checkpoint_path=pt, log=log, **kwargs)
     return Path(result.path), result.meta
 
 

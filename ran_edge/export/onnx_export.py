@@ -128,6 +128,8 @@ def export_onnx(model: Any, out: str | Path, *, input_kind: InputKind = InputKin
             extra = {**structure_extra(per_region), "opset": opset, "nodes_before_simplify": simp.nodes_before, "nodes_after_simplify": simp.nodes_after,
                      "simplified": simp.simplified, "simplify_note": simp.reason, "onnx_sha256": sha256_file(tmp),
                      "checkpoint_sha256": sha256_file(checkpoint_path) if checkpoint_path else None,
+                     "checkpoint_file": str(Path(checkpoint_path).resolve()) if checkpoint_path else None,
+                     "training_data": getattr(model, "training_data", None),
                      "exporter": f"torch {torch.__version__} torch.onnx (TorchScript-based)", "checked": bool(check)}
             if check:
                 extra.update(parity=report["checks"]["parity"], trt_lint=report["checks"]["trt_lint"])

@@ -58,6 +58,7 @@ def export_torchscript(model: Any, out: str | Path, *, input_kind: InputKind = I
             with torch.no_grad():
                 traced = torch.jit.trace(export_module(model, kind, per_region), (example,), check_trace=True)
             extra = {**structure_extra(per_region), "checkpoint_sha256": sha256_file(checkpoint_path) if checkpoint_path else None,
+                     "training_data": getattr(model, "training_data", None),
                      "exporter": f"torch {torch.__version__} torch.jit.trace", "checked": bool(check)}
             meta = meta_for_model_config(model.config, "torchscript", kind, io.inputs, io.outputs, **extra)
             tmp = staged.temp_for(out)

@@ -117,6 +117,9 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[st
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: corrupt ran-edge checkpoint ({_first_line(exc)})") from exc
     model.eval()
+    from ran_edge.artifact import training_data_of
+
+    model.training_data = training_data_of(obj.get("meta") or {})  # what the exports record in their sidecars
     return model, obj
 
 

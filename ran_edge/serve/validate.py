@@ -7,7 +7,8 @@ are checked: name = folder, a version folder with the model file, ``dims`` witho
 when ``max_batch_size > 0``, preferred batch sizes <= ``max_batch_size``, labels file present with
 one line per class, ensemble steps that name existing models and tensors; and, where ran-edge wrote
 ``ran_edge_meta.json`` and ONNX Runtime is installed, that names, dtypes and dims match the
-metadata and the ONNX graph itself. ``python -m ran_edge.serve.validate REPO`` prints a JSON summary.
+metadata and the ONNX graph itself. ``python -m ran_edge.serve.validate REPO`` prints a one-line verdict
+(``OK: ...``; on a problem ``error: ...`` on stderr and exit 1), then the JSON summary per model.
 """
 
 from __future__ import annotations
@@ -191,14 +192,24 @@ def validate_repository(repo: Path) -> Dict[str, Dict[str, Any]]:
     return summary
 
 
+def verdict(repo: Path, summary: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line: the repository is valid, with each model's kind (and which ONNX graphs were checked)."""
+    models = ", ".join(f"{name} ({info.get('kind')}{', graph checked' if info.get('graph_checked') else ''})"
+                       for name, info in summary.items())
+    return f"OK: {repo} is a valid Triton model repository: {len(summary)} model(s): {models}"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m ran_edge.serve.validate REPO`` → JSON summary on stdout, or the problems and exit 1."""
+    """``python -m ran_edge.serve.validate REPO`` → a one-line verdict, then the JSON summary on stdout; or the
+    problems and exit 1."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m ran_edge.serve.validate REPO", file=sys.stderr)
         return 2
     try:
-        print(json.dumps(validate_repository(Path(args[0])), indent=1))
+        summary = validate_repository(Path(args[0]))
+        print(verdict(Path(args[0]), summary))
+        print(json.dumps(summary, indent=1))
     except RanEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -155,6 +155,11 @@ def train(
                         generator=gen, num_workers=cfg.num_workers, drop_last=len(train_set) > cfg.batch_size)
     opt, sched = _optimizer(model, cfg)
     meta = dict(meta or {})
+    if meta.get("data"):  # checkpoints, and the sidecars of their exports, say what the model was trained on
+        from ran_edge.artifact import TRAINING_DATA_KEY, training_data_record
+
+        meta.setdefault(TRAINING_DATA_KEY, training_data_record(meta["data"]))
+        model.training_data = meta[TRAINING_DATA_KEY]
     meta["training"] = {**{k: _plain(v) for k, v in asdict(cfg).items()}, **meta.get("training", {})}
 
     start_epoch, best_acc, best_epoch, history = 0, -1.0, 0, []

@@ -62,6 +62,11 @@ def run_session(session: VideoSession, tracker: IouTracker, smoother: Smoother, 
     except BaseException:
         source.close()
         raise
+    from ran_edge.artifact import synthetic_training_note, training_data_of
+
+    note = synthetic_training_note(Path(session.model).name, training_data_of(classifier.meta))
+    if note:
+        log(f"note: {note}")
     with classifier:
         pipe = Pipeline(classifier, detector, tracker, smoother, config)
         summary = run_video(source, pipe, outputs)

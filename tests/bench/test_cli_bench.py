@@ -6,9 +6,11 @@ import copy
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from ran_edge.bench.compare import EXIT_REGRESSION, compare_reports, parse_fraction
+from ran_edge.bench.stats import repeat_medians, summarize
 from ran_edge.cli.main import main
 from ran_edge.errors import RanEdgeError
 
@@ -18,12 +20,16 @@ def _write(path, doc):
     return str(path)
 
 
-def _scaled(doc, factor):
+def _with_samples(doc, factor, seed, jitter=0.02):
+    """``doc`` with every ok speed record's samples replaced by 40 synthetic ones (10 ms/face x factor, x(1 +- jitter))."""
     new = copy.deepcopy(doc)
+    rng = np.random.default_rng(seed)
     for r in new["speed"]:
         if r["status"] == "ok":
-            for key in ("latency_face_ms", "latency_batch_ms"):
-                r[key] = {k: (v * factor if k != "n" else v) for k, v in r[key].items()}
+            face = 10.0 * factor * (1.0 + jitter * rng.standard_normal(40))
+            r["samples_ms"] = (face * r["batch"]).tolist()
+            r["repeat_medians_face_ms"] = repeat_medians(face).tolist()
+            r["latency_face_ms"], r["latency_batch_ms"] = summarize(face).to_dict(), summarize(face * r["batch"]).to_dict()
     return new
 
 
@@ -34,21 +40,22 @@ def test_parse_fraction():
 
 
 def test_compare_exit_codes(tiny_bench, tmp_path, capsys):
-    doc = tiny_bench.doc
+    doc = _with_samples(tiny_bench.doc, 1.0, seed=1)
     old = _write(tmp_path / "old.json", doc)
-    assert main(["bench", "--compare", old, _write(tmp_path / "same.json", _scaled(doc, 1.03))]) == 0
+    assert main(["bench", "--compare", old, _write(tmp_path / "same.json", _with_samples(doc, 1.0, seed=2))]) == 0
     out = capsys.readouterr().out
-    assert "no regression" in out and "| speed |" in out and "+3.0%" in out
-    assert main(["bench", "--compare", old, _write(tmp_path / "slow.json", _scaled(doc, 1.20))]) == EXIT_REGRESSION
+    assert "no regression" in out and "| speed |" in out and "within noise" in out and "95% CI" in out
+    assert main(["bench", "--compare", old, _write(tmp_path / "slow.json", _with_samples(doc, 1.20, seed=3))]) == EXIT_REGRESSION
     assert "REGRESSION" in capsys.readouterr().out
     assert main(["bench", "--compare", old, str(tmp_path / "slow.json"), "--max-regression", "25%"]) == 0
     worse = copy.deepcopy(doc)
     for r in worse["accuracy"]:
         r["accuracy"] = r["accuracy"] - 0.05
     assert main(["bench", "--compare", old, _write(tmp_path / "worse.json", worse)]) == EXIT_REGRESSION
-    faster = _scaled(doc, 0.5)
-    c = compare_reports(doc, faster)
-    assert not c.regressed and all(r.change == pytest.approx(-0.5) for r in c.rows if r.kind == "speed")
+    c = compare_reports(doc, _with_samples(doc, 0.5, seed=4))
+    speed = [r for r in c.rows if r.kind == "speed"]
+    assert not c.regressed and speed and all(r.verdict == "improvement" for r in speed)
+    assert all(r.change == pytest.approx(-0.5, abs=0.02) for r in speed)
 
 
 def test_compare_bad_files(tiny_bench, tmp_path, capsys):
@@ -132,3 +139,18 @@ def test_sequential_schedule_and_speed_only(tiny_artifacts, tmp_path):
     assert [r["iters"] for r in doc["speed"]] == [4, 4]
     assert all(r["wall_s"] >= sum(r["samples_ms"]) / 1e3 for r in doc["speed"])
     assert "Schedule: sequential" in (out / "bench.md").read_text()
+
+
+def test_a_report_folder_with_files_is_refused_without_force(tiny_artifacts, tmp_path, capsys):
+    """Issue 26: a second bench into the same --out no longer replaces the first report silently."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "bench.json").write_text("{\"earlier\": true}")
+    argv = ["bench", str(tiny_artifacts["onnx"]), "--batch", "1", "--iters", "1", "--warmup", "0", "--measure", "speed",
+            "--out", str(out), "--no-progress", "--no-plots"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ran-edge bench: error: {out} already exists and is not empty; pass --force to replace it"]
+    assert (out / "bench.json").read_text() == "{\"earlier\": true}"
+    assert main(argv + ["--force"]) == 0
+    assert json.loads((out / "bench.json").read_text())["schema"] == "ran-edge-bench"

@@ -15,7 +15,7 @@ def test_reports_are_written_and_valid(tiny_bench):
     assert len(tiny_bench.plots) >= 2 and all(p.stat().st_size > 1000 for p in tiny_bench.plots)
     doc = json.loads((out / "bench.json").read_text())
     validate(doc)
-    assert doc["schema"] == "ran-edge-bench" and doc["schema_version"] == 2
+    assert doc["schema"] == "ran-edge-bench" and doc["schema_version"] == 3
     assert doc["machine"]["cpu"]["logical_cores"] >= 1
     assert doc["machine"]["versions"]["onnxruntime"] and doc["machine"]["command_line"][:2] == ["ran-edge", "bench"]
     md = tiny_bench.md_path.read_text()
@@ -34,6 +34,8 @@ def test_speed_records(tiny_bench):
         assert r["status"] == "ok", r["error"]
         lf, lb = r["latency_face_ms"], r["latency_batch_ms"]
         assert r["iters"] == 3 and lb["n"] == 3 and len(r["samples_ms"]) == 3
+        # three iterations are three repeats of one sample each (what bench --compare tests)
+        assert r["repeat_medians_face_ms"] == pytest.approx([v / r["batch"] for v in r["samples_ms"]])
         assert 0 < lb["min"] <= lb["p50"] <= lb["p90"] <= lb["p99"] <= lb["max"]
         assert lf["p50"] == pytest.approx(lb["p50"] / r["batch"])
         assert r["throughput_faces_per_s"] == pytest.approx(r["batch"] * 3 / (sum(r["samples_ms"]) / 1e3))

@@ -62,7 +62,9 @@ def test_preprocess_model_core_equals_the_classifier(repo, onnx_artifacts):
 def test_repository_is_valid_for_triton(repo, serve_python):
     run = validate(serve_python, repo)
     assert run.returncode == 0, run.stderr
-    summary = json.loads(run.stdout)
+    verdict, details = run.stdout.split("\n", 1)  # issue 26: a one-line verdict first, then the JSON
+    assert verdict.startswith(f"OK: {repo} is a valid Triton model repository: 6 model(s): ran (onnxruntime_onnx")
+    summary = json.loads(details)
     ran = summary["ran"]
     assert ran["kind"] == "onnxruntime_onnx" and ran["max_batch_size"] == 32 and ran["graph_checked"]
     assert ran["inputs"] == {"faces": {"data_type": "TYPE_FP32", "dims": [3, 32, 32], "label_filename": ""}}
@@ -126,3 +128,17 @@ def test_generated_preprocess_model_runs_in_real_triton(repo, onnx_artifacts, se
     for name, art in (("ran_preprocess", "faces"), ("ran_regions_preprocess", "regions")):
         with load(onnx_artifacts[art]) as clf:
             np.testing.assert_array_equal(got[name], clf.preprocess(list(batch)))
+
+
+def test_validate_prints_a_one_line_verdict_first(repo, capsys):
+    """Issue 26: the validator says OK (or the error) in its first line, then the JSON details."""
+    pytest.importorskip("tritonclient.grpc.model_config_pb2")
+    from ran_edge.serve.validate import main as validate_main
+
+    assert validate_main([str(repo)]) == 0
+    first, details = capsys.readouterr().out.split("\n", 1)
+    assert first.startswith(f"OK: {repo} is a valid Triton model repository: 6 model(s): ran (onnxruntime_onnx")
+    assert set(json.loads(details)) == {p.name for p in repo.iterdir()}
+    assert validate_main([str(repo / "ran" / "1")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
