@@ -79,6 +79,22 @@ def pose_subset(ds: FaceDataset, min_angle: float) -> InMemoryDataset:
     return InMemoryDataset(keep, ds.class_names)
 
 
+def disjoint_suites(names: Sequence[str]) -> tuple[str, ...]:
+    """The suites of ``names`` that hold every face once: of the synthetic pose suites (all poses, > 30°, > 45°) only
+    the widest one present is kept, since the others are its subsets; any other suite is kept."""
+    kept: list[str] = []
+    widest: dict[str, tuple[float, str]] = {}
+    for name in names:
+        kind, angle = SYNTHETIC_SUITES.get(name, (None, None))
+        if kind == "pose":
+            low = -1.0 if angle is None else angle
+            if "pose" not in widest or low < widest["pose"][0]:
+                widest["pose"] = (low, name)
+        else:
+            kept.append(name)
+    return tuple(n for n in names if n in kept or n == widest.get("pose", (0, None))[1])
+
+
 def synthetic_suites_with_sources(data: str, names: Sequence[str], seed: int = 0) -> dict[str, tuple[FaceDataset, str]]:
     """``{name: (faces, where they came from)}`` for the synthetic test suites ``names`` of the ``--data`` spec.
 

@@ -69,9 +69,10 @@ def compare_on_suites(fp32: str | Path, others: Mapping[str, str | Path], suites
                       log: Callable[[str], None] = print, target: QualityTarget = DEFAULT_TARGET,
                       gates: dict[str, GateResult] | None = None) -> dict[str, dict[str, Any]]:
     """``{suite: {name: comparison}}`` of each file in ``others`` against ``fp32`` on each dataset in ``suites``
-    (disjoint suites). Each comparison has :func:`compare_logits`' keys, the gate's per-suite figures
+    Each comparison has :func:`compare_logits`' keys, the gate's per-suite figures
     (confident agreement, KL, paired drop bound) and ``meets_target`` for its suite's part of the gate; ``gates``,
-    when given, receives the whole gate's verdict per file, pooled over all suites."""
+    when given, receives the whole gate's verdict per file, pooled over the suites that hold each face once
+    (:func:`ran_edge.data.suites.disjoint_suites`)."""
     result: dict[str, dict[str, Any]] = {}
     outputs: dict[str, dict[str, SuiteOutputs]] = {name: {} for name in others}
     for suite, ds in suites.items():
@@ -88,6 +89,8 @@ def compare_on_suites(fp32: str | Path, others: Mapping[str, str | Path], suites
                 f"{100 * cmp['confident_agreement']:.2f}%), accuracy {100 * cmp['accuracy_ref']:.2f}% -> "
                 f"{100 * cmp['accuracy']:.2f}% (drop {cmp['drop_points']:+.2f} pt){'' if cmp['meets_target'] else '  MISSES THE TARGET'}")
     if gates is not None:
+        from ran_edge.data.suites import disjoint_suites
+
         for name in others:
-            gates[name] = judge(outputs[name], target, None, meta.class_names)
+            gates[name] = judge(outputs[name], target, disjoint_suites(list(suites)), meta.class_names)
     return result

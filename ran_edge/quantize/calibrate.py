@@ -2,9 +2,10 @@
 TensorRT cache + manifest, or a loud failure.
 
 Every INT8 file is all-INT8 first and checked against FP32 on held-out faces by the gate
-(:mod:`ran_edge.quantize.gate`, :mod:`ran_edge.quantize.search`). When no all-INT8 setting passes, a
-``finetune`` hook (quantization-aware training, when the caller has labelled data) runs before any layer
-goes back to FP32; the fallback never takes a file below 50 % INT8 share unless ``allow_fp32_fallback``
+(:mod:`ran_edge.quantize.gate`, :mod:`ran_edge.quantize.search`). When no all-INT8 setting passes, or one
+passes without margin (:func:`~ran_edge.quantize.gate.clear_pass`), a ``finetune`` hook (quantization-aware
+training, when the caller has labelled data) runs before any layer goes back to FP32, and its file is kept
+when it does better; the fallback never takes a file below 50 % INT8 share unless ``allow_fp32_fallback``
 (a file below it is refused with :class:`Int8ShareError`). A flavour that misses the gate fails the whole
 call with :class:`~ran_edge.errors.AccuracyTargetError` and nothing is written, unless
 ``on_miss=OnMiss.WARN`` (``--allow-accuracy-loss``), which writes the files, records the miss in their
@@ -28,7 +29,7 @@ from ran_edge.errors import AccuracyTargetError, RanEdgeError
 from ran_edge.outputs import ResultSet
 from ran_edge._lazy import require
 from ran_edge.quantize.cost import ort_speedup
-from ran_edge.quantize.gate import DEFAULT_TARGET, QualityTarget
+from ran_edge.quantize.gate import DEFAULT_TARGET, QualityTarget, clear_pass
 from ran_edge.quantize.heldout import DEFAULT_HOLDOUT_PER_SUITE, HeldOut, HeldOutEval, synthetic_holdout
 from ran_edge.quantize.histograms import CalibrationMethod
 from ran_edge.quantize.manifest import build_manifest, default_manifest_path, write_manifest
@@ -238,22 +239,26 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
                             label=t.value, log=log)
             choices[t] = FlavourChoice(s)
         missed = [t for t in targets if not choices[t].verdict.met]
-        if missed and finetune is not None:  # 2. quantization-aware fine-tuning before any layer goes back
-            log(f"all-INT8 misses the gate for {', '.join(t.value for t in missed)}: quantization-aware fine-tuning")
+        narrow = [t for t in targets if choices[t].verdict.met and not clear_pass(choices[t].verdict, quality)]
+        if (missed or narrow) and finetune is not None:  # 2. quantization-aware fine-tuning before any layer goes back
+            tune = missed + narrow
+            log(f"all-INT8 {'misses the gate' if missed else 'passes without margin'} for "
+                f"{', '.join(t.value for t in tune)}: quantization-aware fine-tuning")
             ptq = {}
-            for t in missed:
+            for t in tune:
                 ptq[t] = staging / f"ptq.{t.value}.onnx"
                 quantizer(t)(ptq[t], choices[t].search.setting, ())
             ft = finetune(Path(onnx_path), ptq, stats, staging)
-            for t in missed:
+            for t in tune:
                 file = ft.files.get(t)
                 if file is None:
                     file = staging / f"qat.{t.value}.onnx"
                     quantizer(t, ft.fp32_onnx)(file, choices[t].search.setting, ())
                 verdict = held.evaluate(file)
+                better = verdict.met and (t in missed or verdict.slack_points > choices[t].verdict.slack_points)
                 log(f"  {t.value} after fine-tuning: " + ("PASSES" if verdict.met else "misses: " + "; ".join(verdict.misses))
-                    + f"; {verdict.summary_line()}")
-                if verdict.met:
+                    + f"; {verdict.summary_line()} -> " + ("kept" if better else "the post-training file stays"))
+                if better:
                     choices[t] = FlavourChoice(choices[t].search, file, dict(ft.record), verdict)
         for t in [t for t in targets if not choices[t].verdict.met]:  # 3. fallback
             if max_higher_precision == 0:

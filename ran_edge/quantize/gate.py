@@ -244,6 +244,14 @@ def judge(suites: Mapping[str, SuiteOutputs], target: QualityTarget = DEFAULT_TA
     return GateResult(labelled, not misses, tuple(misses), pool, records, float(slack), out, int(pool["n"]))
 
 
+def clear_pass(verdict: GateResult, target: QualityTarget = DEFAULT_TARGET) -> bool:
+    """A pass with margin: with labels, even the pooled drop's upper bound is within the drop limit (0.3 pt), so the
+    next faces are unlikely to see more; without labels, any pass. A pass without margin is worth fine-tuning."""
+    if not verdict.met:
+        return False
+    return not verdict.labelled or verdict.pooled["drop_upper_points"] <= target.max_pooled_drop_points
+
+
 def drop_points_needed(n: int, discordant_rate: float, level: float = 0.95) -> float:
     """Half-width (points) of the paired bound for ``n`` faces with ``discordant_rate`` of them discordant and a
     balanced split: what a held-out set of ``n`` faces can resolve (for docs and option checks)."""
