@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-accuracy-loss", action="store_true",
                    help="--precision int8 from a model: keep an INT8 ONNX that misses the quality target on held-out faces "
                         "(red warning, recorded) instead of failing")
+    p.add_argument("--allow-fp32-fallback", action="store_true",
+                   help="--precision int8 from a model: let layers go back to FP32 below 50%% INT8 share when the quality "
+                        "gate needs it (refused otherwise)")
     p.add_argument("--dry-run", action="store_true", help="print the build plan for each TensorRT version and lint the ONNX; no TensorRT needed")
     p.add_argument("--emit-trtexec", action="store_true",
                    help="print the equivalent trtexec command (e.g. for a Jetson Nano) instead of building; reads files only, "
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                            allow_gpu_fallback=args.allow_gpu_fallback, version_compatible=args.version_compatible,
                            allow_fallback=args.allow_fallback)
     job = BuildJob(source=source, out=args.out, request=request, input_kind=args.input, trust_checkpoint=args.trust_checkpoint,
-                   calib_num=args.calib_num, allow_accuracy_loss=args.allow_accuracy_loss, trt_version=args.trt_version,
+                   calib_num=args.calib_num, allow_accuracy_loss=args.allow_accuracy_loss,
+                   allow_fp32_fallback=args.allow_fp32_fallback, trt_version=args.trt_version,
                    device=args.device)
     if args.dry_run:
         return 0 if dry_run(job, TrtexecLines.ALL if args.emit_trtexec else TrtexecLines.NEEDED).ok else 1

@@ -62,6 +62,8 @@ def prepare_command(job: "BuildJob", version: TrtVersion) -> str:
         argv += ["--batch", f"{r.batch.min},{r.batch.opt},{r.batch.max}"]
     if job.allow_accuracy_loss:
         argv.append("--allow-accuracy-loss")
+    if job.allow_fp32_fallback:
+        argv.append("--allow-fp32-fallback")
     if job.trust_checkpoint:
         argv.append("--trust-checkpoint")
     return _quote(argv + ["--trt-version", str(version), "--prepare-only", "--out", str(job.out)])

@@ -46,7 +46,8 @@ class BuildJob:
         input_kind: for a ``.pt``: the graph input the export gives the ONNX.
         trust_checkpoint: allow checkpoints that need arbitrary unpickling.
         calib_num: calibration / FP16-analysis faces.
-        allow_accuracy_loss: keep a QDQ INT8 ONNX that misses the quality target (recorded) instead of failing.
+        allow_accuracy_loss: keep a QDQ INT8 ONNX that misses the quality gate (recorded) instead of failing.
+        allow_fp32_fallback: let INT8 layers go back to FP32 below 50 % INT8 share when the gate needs it.
         trt_version: ``"X.Y"`` to plan for (dry run, trtexec); None: the installed TensorRT, else every target.
         device: CUDA device index of a real build.
     """
@@ -58,6 +59,7 @@ class BuildJob:
     trust_checkpoint: bool = False
     calib_num: int = 512
     allow_accuracy_loss: bool = False
+    allow_fp32_fallback: bool = False
     trt_version: Optional[str] = None
     device: int = 0
 
@@ -203,7 +205,8 @@ def prepare(job: BuildJob, plan: BuildPlan, meta: ArtifactMeta, log: Log = print
                                           opset=export_opset(plan.trt_version))
         elif step is PreStep.QUANTIZE_QDQ:
             onnx, onnx_meta = quantize_step(onnx, plan.calibration, out_dir, stem, job.calib_num, log,
-                                            allow_accuracy_loss=job.allow_accuracy_loss)
+                                            allow_accuracy_loss=job.allow_accuracy_loss,
+                                            allow_fp32_fallback=job.allow_fp32_fallback)
         elif step in (PreStep.ANALYSE_FP16, PreStep.CONVERT_FP16):
             onnx, onnx_meta = fp16_step(onnx, plan.calibration, out_dir, stem, job.calib_num, log,
                                         keep_fp32_onnx=step is PreStep.ANALYSE_FP16)

@@ -65,18 +65,21 @@ def export_step(pt: Path, out_dir: Path, stem: str, input_kind: InputKind, trust
 
 
 def quantize_step(onnx: Path, calib: CalibSource, out_dir: Path, stem: str, num: int, log: Log,
-                  allow_accuracy_loss: bool = False) -> Tuple[Path, ArtifactMeta]:
+                  allow_accuracy_loss: bool = False, allow_fp32_fallback: bool = False) -> Tuple[Path, ArtifactMeta]:
     """FP32 ONNX → QDQ INT8 ONNX for TensorRT (``<stem>.int8.onnx`` + manifest + cache) through
     :func:`ran_edge.quantize.calibrate_onnx`; a missed quality target raises ``AccuracyTargetError`` unless
-    ``allow_accuracy_loss``."""
+    ``allow_accuracy_loss``. With synthetic calibration data, quantization-aware fine-tuning runs when all-INT8
+    misses the gate or passes it without margin (:func:`ran_edge.quantize.finetune.default_finetune`)."""
     from ran_edge.engine.calib import calibration_data_spec
     from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
+    from ran_edge.quantize.finetune import default_finetune
 
     if calib.kind not in (CalibKind.SYNTHETIC, CalibKind.DIRECTORY):
         raise RanEdgeError("quantizing to a QDQ ONNX needs --calib-data DIR|synthetic")
     data = "synthetic" if calib.kind is CalibKind.SYNTHETIC else calibration_data_spec(calib, num)
     run = calibrate_onnx(onnx, out_dir / f"{stem}.int8.onnx", data=data, num=num, targets=(QuantTarget.TENSORRT,),
-                         on_miss=OnMiss.WARN if allow_accuracy_loss else OnMiss.FAIL, progress=False, log=log)
+                         on_miss=OnMiss.WARN if allow_accuracy_loss else OnMiss.FAIL, allow_fp32_fallback=allow_fp32_fallback,
+                         finetune=default_finetune("auto", data, onnx, progress=False, log=log), progress=False, log=log)
     result = run.results[QuantTarget.TENSORRT]
     return Path(result.path), result.meta
 

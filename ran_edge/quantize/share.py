@@ -117,5 +117,5 @@ def int8_share(model: Any) -> dict[str, Any]:
 
 def describe_share(share: Mapping[str, Any]) -> str:
     """``INT8 share 97.1 % (18 of 21 layers, 0.95 of 0.98 GMAC)`` for logs and ``inspect``."""
-    return (f"INT8 share {100 * share['int8_share']:.1f} % ({share['quantized_layers']} of {share['network_layers']} "
+    return (f"INT8 share {100 * share['int8_share']:.2f} % ({share['quantized_layers']} of {share['network_layers']} "
             f"layers, {share['int8_macs'] / 1e6:.1f} of {share['network_macs'] / 1e6:.1f} MMAC per face)")
