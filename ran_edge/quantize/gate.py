@@ -174,6 +174,7 @@ class GateResult:
     suites: Mapping[str, Mapping[str, Any]]
     slack_points: float
     clearly_out: bool = False   # the sequential test: the miss is certain enough to stop evaluating early
+    clearly_in: bool = False    # the sequential test: the pass is certain enough to stop evaluating early
     faces_seen: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -202,8 +203,9 @@ def judge(suites: Mapping[str, SuiteOutputs], target: QualityTarget = DEFAULT_TA
         suites: per suite, the FP32 and candidate logits (and labels).
         pooled: the suites whose faces are disjoint and together are every face once (default: all of them); the
             pooled figures concatenate these.
-        early_level: level of the bounds that decide :attr:`GateResult.clearly_out` (a sequential test looks at
-            growing prefixes of the faces, so it demands more certainty than the final bound).
+        early_level: level of the bounds that decide :attr:`GateResult.clearly_out` and :attr:`GateResult.clearly_in`
+            (a sequential test looks at growing prefixes of the faces, so it demands more certainty than the final
+            bound: clearly in means even the 99 % upper bounds are within the drop limits themselves).
     """
     names = list(pooled) if pooled else list(suites)
     records = {k: suite_record(v, target, class_names) for k, v in suites.items()}
@@ -213,7 +215,7 @@ def judge(suites: Mapping[str, SuiteOutputs], target: QualityTarget = DEFAULT_TA
     pool = suite_record(cat, target, class_names)
     labelled = cat.labels is not None
     misses: list[str] = []
-    out = False
+    out = inside = False
     if labelled:
         rc, gc = top1(cat.ref) == cat.labels, top1(cat.got) == cat.labels
         early = paired_drop(rc, gc, early_level)
@@ -225,13 +227,15 @@ def judge(suites: Mapping[str, SuiteOutputs], target: QualityTarget = DEFAULT_TA
         slack = min(target.max_pooled_drop_points - pool["drop_points"],
                     target.max_pooled_drop_bound_points - pool["drop_upper_points"])
         out = early.lower_points > target.max_pooled_drop_points
+        inside = early.upper_points <= target.max_pooled_drop_points
         for k, v in suites.items():
             rec = records[k]
             slack = min(slack, target.max_suite_drop_points - rec["drop_points"])
             if rec["drop_points"] > target.max_suite_drop_points:
                 misses.append(f"{k}: accuracy drop {rec['drop_points']:+.2f} pt > {target.max_suite_drop_points:g} pt")
-            low = paired_drop(top1(v.ref) == v.labels, top1(v.got) == v.labels, early_level).lower_points
-            out = out or low > target.max_suite_drop_points
+            suite_early = paired_drop(top1(v.ref) == v.labels, top1(v.got) == v.labels, early_level)
+            out = out or suite_early.lower_points > target.max_suite_drop_points
+            inside = inside and suite_early.upper_points <= target.max_suite_drop_points
     else:
         conf, n_conf = pool["confident_agreement"], pool["n_confident"]
         slack = 100.0 * (conf - target.min_confident_agreement)
@@ -239,9 +243,10 @@ def judge(suites: Mapping[str, SuiteOutputs], target: QualityTarget = DEFAULT_TA
             misses.append(f"agreement on confident faces {100 * conf:.2f}% < {100 * target.min_confident_agreement:g}% "
                           f"({n_conf} faces with FP32 top-1 probability >= {target.confident_probability:g})")
         if n_conf:
-            high = wilson_bounds(conf, n_conf, NormalDist().inv_cdf(early_level))[1]
-            out = high < target.min_confident_agreement
-    return GateResult(labelled, not misses, tuple(misses), pool, records, float(slack), out, int(pool["n"]))
+            low, high = wilson_bounds(conf, n_conf, NormalDist().inv_cdf(early_level))
+            out, inside = high < target.min_confident_agreement, low >= target.min_confident_agreement
+    return GateResult(labelled, not misses, tuple(misses), pool, records, float(slack), out, not misses and inside,
+                      int(pool["n"]))
 
 
 def clear_pass(verdict: GateResult, target: QualityTarget = DEFAULT_TARGET) -> bool:

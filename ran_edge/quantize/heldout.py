@@ -4,8 +4,9 @@
 candidate of every flavour of one calibration) and evaluates a candidate file chunk by chunk, in a fixed
 shuffled order that mixes the suites, so every prefix is a fair sample. After each chunk (from
 ``min_faces`` on) the gate's sequential test looks at the faces seen so far: a candidate whose miss is already
-certain at 99 % (:attr:`~ran_edge.quantize.gate.GateResult.clearly_out`) is not run on the rest. A candidate
-that may pass always sees every face, so a pass is always judged on the whole set.
+certain at 99 % (:attr:`~ran_edge.quantize.gate.GateResult.clearly_out`) is not run on the rest, and neither is
+one whose pass is certain (:attr:`~ran_edge.quantize.gate.GateResult.clearly_in`: even the 99 % upper bounds of
+the pooled and every suite's drop are within the drop limits themselves). Anything in between sees every face.
 
 Each file runs the way it is deployed (exact Q/DQ arithmetic for the TensorRT flavour, ONNX Runtime's fused
 integer kernels for the CPU flavour: :func:`ran_edge.runtime.ort_runner.exact_qdq_for`), on the CUDA
@@ -115,8 +116,10 @@ class HeldOutEval:
                     out[part] = got[:len(part)]
                 seen[rows] = True
                 done = start + self.chunk >= len(self.faces)
-                if early and not done and seen.sum() >= self.min_faces and self._judge(out, seen).clearly_out:
-                    break
+                if early and not done and seen.sum() >= self.min_faces:
+                    verdict = self._judge(out, seen)
+                    if verdict.clearly_out or verdict.clearly_in:
+                        break
         return out, seen
 
     def _judge(self, got: np.ndarray, seen: np.ndarray) -> GateResult:

@@ -68,7 +68,7 @@ class Trial:
     def to_dict(self) -> dict[str, Any]:
         return {**self.setting.to_dict(), "higher_precision": len(self.higher_precision),
                 "int8_share": self.share["int8_share"], "meets_target": self.gate.met,
-                "stopped_early": self.gate.clearly_out and self.gate.faces_seen < self.gate.extra.get("faces", 1 << 62),
+                "stopped_early": self.gate.clearly_out or self.gate.clearly_in,
                 "faces_seen": self.gate.faces_seen, "slack_points": round(self.gate.slack_points, 4),
                 "misses": list(self.gate.misses), "pooled": dict(self.gate.pooled)}
 

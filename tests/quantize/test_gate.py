@@ -93,3 +93,16 @@ def test_target_round_trips_and_describes_itself():
     t = QualityTarget(max_suite_drop_points=2.0)
     assert QualityTarget.from_dict({**t.to_dict(), "clean_agreement": 0.99}) == t  # older keys are ignored
     assert "0.3 pt" in DEFAULT_TARGET.describe() and "99.5 %" in DEFAULT_TARGET.describe()
+
+
+def test_sequential_test_calls_a_certain_pass_early_and_nothing_in_between():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 7, 4000)
+    ref = _logits(labels)
+    got = ref.copy()
+    got[:4] = _logits((labels[:4] + 1) % 7)  # 4 of 4,000 faces lost: 0.1 pt, bound far under 0.3
+    v = judge({"clean": SuiteOutputs(ref, got, labels)}, DEFAULT_TARGET)
+    assert v.met and v.clearly_in and not v.clearly_out
+    narrow = _suite(4000, lost=20, gained=12)  # 0.2 pt: passes, but not certainly
+    v = judge({"clean": narrow}, DEFAULT_TARGET)
+    assert not v.clearly_in and not v.clearly_out
