@@ -313,21 +313,21 @@ def build_onnx_torch(model: Any, trainable: Collection[str] = ()) -> Any:
             """``{initializer: current value}`` of the trainable initializers."""
             return {name: self.params[key].detach().cpu().numpy().copy() for name, key in self.param_key.items()}
 
-        def _quantize(self, i: int, x: list[Any]) -> Any:
+        def _quantize(self, i: int, x: list[Any], env: dict[str, Any]) -> Any:
             n = self.nodes[i]
             zp_name = n.input[2] if len(n.input) > 2 and n.input[2] else None
             qmin, qmax = _QRANGE.get(self.dtypes.get(zp_name, 2) if zp_name else 2, (None, None))
             if qmin is None:
                 raise RanEdgeError(f"QuantizeLinear {n.name}: zero point type {self.dtypes.get(zp_name)} is not int8/uint8")
             if i in self.weight_q:
-                w, _, axis = self.weight_q[i]
-                with torch.no_grad():
-                    scale = to_torch(weight_scale(x[0].detach().cpu().numpy(), axis))
+                w, scale_name, axis = self.weight_q[i]
+                scale = to_torch(weight_scale(x[0].detach().cpu().numpy(), axis)).reshape(self.consts[scale_name].shape)
+                env[scale_name] = scale  # the pair's DequantizeLinear reads the same recomputed scale
             else:
                 scale = x[1]
             scale, zp = self._broadcast(i, x[0], scale), self._broadcast(i, x[0], x[2] if zp_name else None)
             v = x[0] / scale
-            r = v + (torch.round(v) - v).detach()  # round half to even (as ONNX), straight-through gradient
+            r = torch.round(v).detach() + (v - v.detach())  # round half to even (as ONNX), exactly; straight-through gradient
             return torch.clamp(r + zp, qmin, qmax)
 
         def _broadcast(self, i: int, x: Any, t: Any) -> Any:
@@ -347,7 +347,7 @@ def build_onnx_torch(model: Any, trainable: Collection[str] = ()) -> Any:
             for i, n in enumerate(self.nodes):
                 x = [None if not name else env[name] if name in env else self.tensor(name) for name in n.input]
                 if n.op_type == "QuantizeLinear":
-                    y = self._quantize(i, x)
+                    y = self._quantize(i, x, env)
                 elif n.op_type == "DequantizeLinear":
                     zp = self._broadcast(i, x[0], x[2] if len(x) > 2 else None)
                     y = (x[0].to(torch.float32) - zp) * self._broadcast(i, x[0], x[1])

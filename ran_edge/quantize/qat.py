@@ -345,6 +345,7 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
                           keep_fp32=int8.get("fp32_scope", "crop+head"), higher_precision=int8.get("higher_precision_nodes", ()),
                           manifest_sha256=qmeta.extra.get("calibration_manifest_sha256"),
                           extra_meta={"qat": {**report, "cpu_stats": "reused from the PTQ calibration"}}, log=lambda s: None)
+            rs.path(sidecar_path(cpu_out))  # written by quantize_int8 beside its staged file; part of this result
         rs.commit()
     log(f"[qat] wrote {out}, {fp32_out}" + (f", {cpu_out}" if cpu_out else "") + f" in {time.perf_counter() - t_start:.1f}s")
     return QatResult(out, fp32_out, cpu_out, report)
