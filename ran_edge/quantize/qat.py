@@ -169,6 +169,7 @@ def _figures(student: np.ndarray, teacher: np.ndarray, labels: np.ndarray | None
 def _logits(student: Any, x: np.ndarray, input_name: str, rows: int, batch: int = 128) -> np.ndarray:
     torch = require("torch", "QAT")
     out = []
+    student.eval()  # exact Q/DQ arithmetic (training may fuse activation pairs, see onnx_torch)
     with torch.no_grad():
         for s in range(0, len(x) // rows, batch):
             out.append(student({input_name: torch.from_numpy(x[s * rows:(s + batch) * rows])})["logits"].numpy())
@@ -198,6 +199,7 @@ def _train(student: Any, data: QatData, teacher: np.ndarray, options: QatOptions
     labels = torch.from_numpy(data.labels if data.labels is not None else np.zeros(n, np.int64))
     fetch = [mu_name] if use_ce and mu_name else []
     history = []
+    student.train()
     for epoch in range(options.epochs):
         t0, sums, count = time.perf_counter(), {"loss": 0.0, "kl": 0.0, "ce": 0.0, "rb": 0.0}, 0
         order = rng.permutation(n)[: (n // bs) * bs].reshape(-1, bs)
