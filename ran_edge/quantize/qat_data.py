@@ -45,12 +45,26 @@ def feeds_of(dataset: Any, meta: ArtifactMeta, count: int, description: Mapping[
     return QatData(x, labels, name, rows, dict(description))
 
 
+#: synthetic QAT data mixes these suites of its split, interleaved (face i comes from suite i % 3)
+SYNTHETIC_MIX = ("clean", "occlusion", "pose")
+
+
+def mixed_suites(datasets: list[Any], count: int) -> Any:
+    """Up to ``count`` faces interleaved from ``datasets`` (round robin), as one in-memory dataset."""
+    from ran_edge.data.dataset import InMemoryDataset
+
+    samples = []
+    for i in range(max(len(d) for d in datasets)):
+        samples.extend(d[i] for d in datasets if i < len(d))
+    return InMemoryDataset(samples[:count], datasets[0].class_names)
+
+
 def open_qat_data(data: str | Any, holdout: Any, meta: ArtifactMeta, num: int, holdout_num: int,
                   seed: int = 0) -> tuple[QatData, QatData]:
     """``(train, held-out)`` faces for QAT of ``meta``'s model.
 
     ``data``: a ``--data`` spec (``synthetic`` alone means ``num`` train and ``holdout_num`` val faces at the model's
-    face size) whose train split trains and whose val split is held out (unless ``holdout`` is given), or a
+    face size; synthetic faces mix the clean, occlusion and pose suites) whose train split trains and whose val split is held out (unless ``holdout`` is given), or a
     ``FaceDataset`` (then ``holdout`` is required). Held-out faces: ``holdout_num``, or all the split has if fewer.
 
     Raises:
@@ -58,16 +72,21 @@ def open_qat_data(data: str | Any, holdout: Any, meta: ArtifactMeta, num: int, h
         RanEdgeError: a dataset object without held-out faces; a bad spec.
     """
     if isinstance(data, str):
-        from ran_edge.data.spec import open_dataset
+        from ran_edge.data.spec import open_dataset, parse_data_spec
 
         spec = data.strip()
+        synthetic = parse_data_spec(spec).kind == "synthetic"
         if spec == "synthetic":
-            spec = f"synthetic:n_train={num},n_val={holdout_num},size={meta.preprocess.face_size}"
-        train_ds = open_dataset(spec, "train", seed=seed)
-        desc: dict[str, Any] = {"spec": spec, "split": "train", "seed": seed}
-        held_desc: dict[str, Any] = {"spec": spec, "split": "val", "seed": seed}
+            spec = f"synthetic:n_train={-(-num // 3)},n_val={-(-holdout_num // 3)},size={meta.preprocess.face_size}"
+        if synthetic:  # the quality gate judges clean, occlusion and pose faces: QAT sees all three
+            train_ds = mixed_suites([open_dataset(spec, "train", seed=seed, suite=s) for s in SYNTHETIC_MIX], num)
+        else:
+            train_ds = open_dataset(spec, "train", seed=seed)
+        desc: dict[str, Any] = {"spec": spec, "split": "train", "seed": seed, **({"suites": list(SYNTHETIC_MIX)} if synthetic else {})}
+        held_desc: dict[str, Any] = {"spec": spec, "split": "val", "seed": seed, **({"suites": list(SYNTHETIC_MIX)} if synthetic else {})}
         if holdout is None:
-            holdout = open_dataset(spec, "val", seed=seed)
+            holdout = (mixed_suites([open_dataset(spec, "val", seed=seed, suite=s) for s in SYNTHETIC_MIX], holdout_num)
+                       if synthetic else open_dataset(spec, "val", seed=seed))
         else:
             held_desc = {"source": type(holdout).__name__}
     else:
