@@ -319,10 +319,15 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
         with cpu_runner(trt_model, 2, exact_qdq=True) as runner:
             exported = _ort_logits(runner, held)
         agreement = float((exported.argmax(1) == fake.argmax(1)).mean())
+        top2 = np.sort(fake, 1)[:, -2:]
+        flips = [{"face": int(i), "fake_quant_margin": float(top2[i, 1] - top2[i, 0]),
+                  "max_abs_logit_diff": float(np.abs(exported[i] - fake[i]).max())}
+                 for i in np.flatnonzero(exported.argmax(1) != fake.argmax(1))[:10]]
         report = {"options": options.to_dict(), "epochs_run": len(history), "history": history, "train_seconds": train_s,
                   "trainable_tensors": len(names), "train_faces": train.faces, "data": train.description,
                   "holdout": dict(held.description), "before": before, "after": after,
                   "export_agreement": agreement, "export_max_abs_logit_diff": float(np.abs(exported - fake).max()),
+                  "export_disagreements": flips,
                   "ptq_onnx_sha256": sha256_file(qdq_onnx), "source_onnx_sha256": sha256_file(fp32_onnx)}
         if agreement < options.min_export_agreement:
             raise RanEdgeError(f"QAT export check failed: the exported TensorRT flavour agrees with the fake-quantized model on "
