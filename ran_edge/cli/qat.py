@@ -15,8 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                        "held-out faces from its val split)")
     p.add_argument("--out", required=True, help="QAT INT8 TensorRT flavour (e.g. model.int8.onnx); also writes <stem>.fp32.onnx "
                                                 "(fine-tuned FP32) and <stem>.cpu.onnx (CPU flavour), each with a sidecar")
-    p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
-    p.add_argument("--lr", type=float, default=5e-5, help="Adam learning rate, cosine decay (default 5e-5)")
+    p.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs (default 4)")
+    p.add_argument("--lr", type=float, default=2e-5, help="Adam learning rate, cosine decay (default 2e-5)")
     p.add_argument("--loss", choices=["distill", "ce_rb", "both"], default="distill",
                    help="distill: KL to the FP32 model (default); ce_rb: cross-entropy + RB-loss on labels; both")
     p.add_argument("--num", type=int, default=2048, help="training faces (default 2048)")
@@ -25,6 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib-data", default="synthetic", help="calibration faces of the PTQ start: synthetic or a folder")
     p.add_argument("--calib-num", type=int, default=512, help="calibration faces (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seed of data order and synthetic faces (default 0)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads while training (default torch's; 1 when other jobs share the cores)")
     add_trust_flag(p)
 
 
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
     checks.int_range("--calib-num", args.calib_num, 1, 10_000_000)
     checks.int_range("--seed", args.seed, 0)
+    checks.int_range("--threads", args.threads, 1, 256)
     checks.existing_file("model", args.model, "a .pt checkpoint or an FP32 .onnx from 'ran-edge export'")
     from ran_edge._lazy import require
 
@@ -48,5 +50,5 @@ def run(args: argparse.Namespace) -> int:
     options = QatOptions(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, loss=args.loss, num=args.num,
                          holdout_num=args.holdout_num, seed=args.seed)
     qat_model(args.model, args.out, data=args.data, options=options, calib_data=args.calib_data, calib_num=args.calib_num,
-              trust_checkpoint=args.trust_checkpoint)
+              trust_checkpoint=args.trust_checkpoint, threads=args.threads)
     return 0

@@ -55,8 +55,8 @@ class QatParams(str, enum.Enum):
 class QatOptions:
     """The QAT schedule (defaults measured on the demo model, docs/qat.md)."""
 
-    epochs: int = 2
-    lr: float = 5e-5
+    epochs: int = 4
+    lr: float = 2e-5
     batch_size: int = 32
     loss: QatLoss = QatLoss.DISTILL
     num: int = 2048  # training faces
@@ -248,7 +248,7 @@ def _with_initializers(model: Any, values: Mapping[str, np.ndarray]) -> Any:
 def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, out: str | Path, *,
                  options: QatOptions = QatOptions(), holdout: Any = None, stats: Any = None,
                  fp32_out: str | Path | None = None, cpu_out: str | Path | None = None, write_cpu: bool = True,
-                 progress: bool = True, log: Callable[[str], None] = print) -> QatResult:
+                 threads: int | None = None, progress: bool = True, log: Callable[[str], None] = print) -> QatResult:
     """Fine-tune the PTQ TensorRT-flavour file ``qdq_onnx`` against its FP32 source ``fp32_onnx`` and write the
     QAT TensorRT flavour to ``out``, the fine-tuned FP32 to ``fp32_out`` (default ``<out stem>.fp32.onnx``) and,
     with ``write_cpu``, the CPU flavour to ``cpu_out`` (default ``<out stem>.cpu.onnx``), each with its sidecar.
@@ -263,12 +263,15 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
         holdout: held-out ``FaceDataset`` (default: see :func:`ran_edge.quantize.qat_data.open_qat_data`).
         stats: the :class:`CalibrationStats` the PTQ file was made with, reused for the CPU flavour (the ranges QAT
             trained under); required when ``write_cpu``.
+        threads: torch intra-op threads while training (restored afterwards); None keeps torch's setting. One thread
+            avoids OpenMP oversubscription when other jobs share the cores (docs/qat.md §3).
 
     Raises:
         RanEdgeError: bad files or options, too little data, an op the executor does not run, or the exported file
             agreeing with the fake-quantized model on fewer than ``options.min_export_agreement`` held-out faces.
     """
     onnx = require("onnx", "QAT")
+    torch = require("torch", "QAT")
     from ran_edge.export.io import load_ran_onnx
     from ran_edge.outputs import ResultSet
     from ran_edge.quantize.onnx_torch import build_onnx_torch
@@ -308,8 +311,13 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
             teacher = _ort_logits(runner, train)
             teacher_held = _ort_logits(runner, held)
         before = _figures(_logits(student, held.x, held.input_name, held.rows_per_face), teacher_held, held.labels, options.temperature)
-        t_train = time.perf_counter()
-        history = _train(student, train, teacher, options, fp32_meta, mu_name, progress, log)
+        t_train, before_threads = time.perf_counter(), torch.get_num_threads()
+        try:
+            if threads is not None:
+                torch.set_num_threads(threads)
+            history = _train(student, train, teacher, options, fp32_meta, mu_name, progress, log)
+        finally:
+            torch.set_num_threads(before_threads)
         train_s = time.perf_counter() - t_train
         fake = _logits(student, held.x, held.input_name, held.rows_per_face)
         after = _figures(fake, teacher_held, held.labels, options.temperature)

@@ -16,7 +16,8 @@ from ran_edge.quantize.qat import QatOptions, QatResult
 
 
 def qat_model(model: str | Path, out: str | Path, *, data: str = "synthetic", options: QatOptions = QatOptions(),
-              calib_data: str = "synthetic", calib_num: int = 512, trust_checkpoint: bool = False, progress: bool = True,
+              calib_data: str = "synthetic", calib_num: int = 512, trust_checkpoint: bool = False, threads: int | None = None,
+              progress: bool = True,
               log: Callable[[str], None] = print) -> QatResult:
     """QAT of ``model`` (a ran-edge ``.pt`` checkpoint, exported first, or an FP32 ``.onnx`` with its sidecar).
 
@@ -63,4 +64,4 @@ def qat_model(model: str | Path, out: str | Path, *, data: str = "synthetic", op
         stats = collect_stats(fp32, reader, RangeSetting(), rows_per_face=rows, progress=progress, log=log)
         ptq = quantize_int8(fp32, Path(tmp) / "ptq.int8.onnx", stats=stats, target=QuantTarget.TENSORRT, log=lambda s: None)
         log(f"[qat] PTQ TensorRT flavour ({stats.setting.label}) is the starting point")
-        return finetune_qdq(ptq.path, fp32, data, out, options=options, stats=stats, progress=progress, log=log)
+        return finetune_qdq(ptq.path, fp32, data, out, options=options, stats=stats, threads=threads, progress=progress, log=log)

@@ -177,7 +177,7 @@ def test_cli_end_to_end_from_a_checkpoint(trained_onnx, tmp_path, capsys):
     ckpt = save_checkpoint(tmp_path / "m.pt", model)
     out = tmp_path / "m.int8.onnx"
     code = main(["qat", str(ckpt), "--data", "synthetic:n_train=64,n_val=48,size=32", "--out", str(out), "--epochs", "1",
-                 "--num", "64", "--holdout-num", "48", "--calib-num", "32", "--batch-size", "16"])
+                 "--num", "64", "--holdout-num", "48", "--calib-num", "32", "--batch-size", "16", "--threads", "1"])
     assert code == 0
     for p in (out, tmp_path / "m.int8.fp32.onnx", tmp_path / "m.int8.cpu.onnx"):
         assert p.is_file() and read_sidecar(p).extra["qat"]["epochs_run"] == 1
