@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib-data", default="synthetic", help="calibration faces of the PTQ start: synthetic or a folder")
     p.add_argument("--calib-num", type=int, default=512, help="calibration faces (default 512)")
     p.add_argument("--seed", type=int, default=0, help="seed of data order and synthetic faces (default 0)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads while training (default torch's; 1 when other jobs share the cores)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads while training (default 1: robust when other jobs share the cores)")
     add_trust_flag(p)
 
 
