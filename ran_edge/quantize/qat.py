@@ -248,6 +248,7 @@ def _with_initializers(model: Any, values: Mapping[str, np.ndarray]) -> Any:
 def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, out: str | Path, *,
                  options: QatOptions = QatOptions(), holdout: Any = None, stats: Any = None,
                  fp32_out: str | Path | None = None, cpu_out: str | Path | None = None, write_cpu: bool = True,
+                 cpu_setting: Any = None, cpu_higher_precision: Sequence[str] | None = None,
                  threads: int | None = None, progress: bool = True, log: Callable[[str], None] = print) -> QatResult:
     """Fine-tune the PTQ TensorRT-flavour file ``qdq_onnx`` against its FP32 source ``fp32_onnx`` and write the
     QAT TensorRT flavour to ``out``, the fine-tuned FP32 to ``fp32_out`` (default ``<out stem>.fp32.onnx``) and,
@@ -263,6 +264,8 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
         holdout: held-out ``FaceDataset`` (default: see :func:`ran_edge.quantize.qat_data.open_qat_data`).
         stats: the :class:`CalibrationStats` the PTQ file was made with, reused for the CPU flavour (the ranges QAT
             trained under); required when ``write_cpu``.
+        cpu_setting / cpu_higher_precision: range setting (:class:`RangeSetting`, e.g. the CPU search's, with 7-bit
+            weights) and higher-precision nodes of the CPU flavour; default: those of the PTQ file (its sidecar).
         threads: torch intra-op threads while training (restored afterwards); None keeps torch's setting. One thread
             avoids OpenMP oversubscription when other jobs share the cores (docs/qat.md §3).
 
@@ -355,9 +358,15 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
         _write_meta(rs.path(sidecar_path(out)), replace(qmeta, extra={**qmeta.extra, "onnx_sha256": sha256_file(trt_tmp),
                                                                         "source_onnx_sha256": sha256_file(ft_tmp), "qat": report}))
         if cpu_out is not None:
+            from ran_edge.quantize.ranges import CalibrationMethod, RangeSetting
+
             int8 = qmeta.extra.get("int8", {})
-            quantize_int8(ft_tmp, rs.path(cpu_out), stats=stats, per_channel=bool(int8.get("per_channel", True)), target="cpu",
-                          keep_fp32=int8.get("fp32_scope", "crop+head"), higher_precision=int8.get("higher_precision_nodes", ()),
+            if cpu_setting is None and "method" in int8:  # the ranges the PTQ file (and so QAT) used
+                cpu_setting = RangeSetting(CalibrationMethod(int8["method"]), float(int8.get("percentile", stats.setting.percentile)),
+                                           bool(int8.get("reduce_range", False)))
+            higher = int8.get("higher_precision_nodes", ()) if cpu_higher_precision is None else cpu_higher_precision
+            quantize_int8(ft_tmp, rs.path(cpu_out), stats=stats, setting=cpu_setting, per_channel=bool(int8.get("per_channel", True)),
+                          target="cpu", keep_fp32=int8.get("fp32_scope", "crop+head"), higher_precision=higher,
                           manifest_sha256=qmeta.extra.get("calibration_manifest_sha256"),
                           extra_meta={"qat": {**report, "cpu_stats": "reused from the PTQ calibration"}}, log=lambda s: None)
             rs.path(sidecar_path(cpu_out))  # written by quantize_int8 beside its staged file; part of this result

@@ -110,6 +110,9 @@ def test_fine_tuned_fp32_and_cpu_flavour_are_consistent(coarse):
             np.testing.assert_array_equal(numpy_helper.to_array(t), trt[t.name])
     cpu_meta = read_sidecar(result.cpu_path)
     assert cpu_meta.extra["int8_flavour"] == "cpu" and cpu_meta.extra["source_onnx_sha256"] == sha256_file(result.fp32_path)
+    ptq_int8 = read_sidecar(ptq).extra["int8"]
+    for key in ("method", "percentile", "fp32_scope", "higher_precision_nodes", "per_channel"):  # the PTQ file's choices
+        assert cpu_meta.extra["int8"][key] == ptq_int8[key], key
     trt_meta = read_sidecar(result.trt_path)
     assert trt_meta.precision is Precision.INT8 and trt_meta.extra["int8_flavour"] == "tensorrt"
     assert trt_meta.extra["onnx_sha256"] == sha256_file(result.trt_path)
