@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                        "held-out faces from its val split)")
     p.add_argument("--out", required=True, help="QAT INT8 TensorRT flavour (e.g. model.int8.onnx); also writes <stem>.fp32.onnx "
                                                 "(fine-tuned FP32) and <stem>.cpu.onnx (CPU flavour), each with a sidecar")
-    p.add_argument("--epochs", type=int, default=4, help="fine-tuning epochs (default 4)")
+    p.add_argument("--epochs", type=int, default=8, help="fine-tuning epochs (default 8)")
     p.add_argument("--lr", type=float, default=2e-5, help="Adam learning rate, cosine decay (default 2e-5)")
     p.add_argument("--loss", choices=["distill", "ce_rb", "both"], default="distill",
                    help="distill: KL to the FP32 model (default); ce_rb: cross-entropy + RB-loss on labels; both")

@@ -55,7 +55,7 @@ class QatParams(str, enum.Enum):
 class QatOptions:
     """The QAT schedule (defaults measured on the demo model, docs/qat.md)."""
 
-    epochs: int = 4
+    epochs: int = 8
     lr: float = 2e-5
     batch_size: int = 32
     loss: QatLoss = QatLoss.DISTILL
