@@ -20,11 +20,12 @@ the fake-quantized student on ``min_export_agreement`` of the held-out faces, el
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -266,7 +267,7 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
             trained under); required when ``write_cpu``.
         cpu_setting / cpu_higher_precision: range setting (:class:`RangeSetting`, e.g. the CPU search's, with 7-bit
             weights) and higher-precision nodes of the CPU flavour; default: those of the PTQ file (its sidecar).
-        threads: torch intra-op threads while training (restored afterwards); None keeps torch's setting. One thread
+        threads: torch intra-op threads while QAT runs (restored afterwards); None keeps torch's setting. One thread
             avoids OpenMP oversubscription when other jobs share the cores (docs/qat.md §3).
 
     Raises:
@@ -274,7 +275,6 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
             agreeing with the fake-quantized model on fewer than ``options.min_export_agreement`` held-out faces.
     """
     onnx = require("onnx", "QAT")
-    torch = require("torch", "QAT")
     from ran_edge.export.io import load_ran_onnx
     from ran_edge.outputs import ResultSet
     from ran_edge.quantize.onnx_torch import build_onnx_torch
@@ -303,31 +303,26 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
     cpu_out = (Path(cpu_out) if cpu_out else out.with_name(f"{stem}.cpu.onnx")) if write_cpu else None
     targets = [out, fp32_out] + ([cpu_out] if cpu_out else [])
     with ResultSet([p for t in targets for p in (t, sidecar_path(t))],
-                   inputs=[qdq_onnx, fp32_onnx, sidecar_path(qdq_onnx), sidecar_path(fp32_onnx)]) as rs:
+                   inputs=[qdq_onnx, fp32_onnx, sidecar_path(qdq_onnx), sidecar_path(fp32_onnx)]) as rs, _torch_threads(threads):
         train, held = open_qat_data(data, holdout, fp32_meta, options.num, options.holdout_num, options.seed)
         names = trainable_initializers(qmodel, options.params)
         student = build_onnx_torch(qmodel, names)
         mu_name = self_weight_tensor(qmodel)
         log(f"[qat] {len(names)} weight/bias tensors ({sum(p.numel() for p in student.parameters())} values) train on "
             f"{train.faces} faces; {held.faces} held-out faces; loss {options.loss.value}")
-        with cpu_runner(fp32_onnx, 2) as runner:
+        with cpu_runner(fp32_onnx, threads or 2) as runner:
             teacher = _ort_logits(runner, train)
             teacher_held = _ort_logits(runner, held)
         before = _figures(_logits(student, held.x, held.input_name, held.rows_per_face), teacher_held, held.labels, options.temperature)
-        t_train, before_threads = time.perf_counter(), torch.get_num_threads()
-        try:
-            if threads is not None:
-                torch.set_num_threads(threads)
-            history = _train(student, train, teacher, options, fp32_meta, mu_name, progress, log)
-        finally:
-            torch.set_num_threads(before_threads)
+        t_train = time.perf_counter()
+        history = _train(student, train, teacher, options, fp32_meta, mu_name, progress, log)
         train_s = time.perf_counter() - t_train
         fake = _logits(student, held.x, held.input_name, held.rows_per_face)
         after = _figures(fake, teacher_held, held.labels, options.temperature)
         trained = student.trained_initializers()
         trt_model = _with_initializers(qmodel, {**trained, **student.weight_scales()})
         ft_model = _with_initializers(fp32_model, trained)
-        with cpu_runner(trt_model, 2, exact_qdq=True) as runner:
+        with cpu_runner(trt_model, threads or 2, exact_qdq=True) as runner:
             exported = _ort_logits(runner, held)
         agreement = float((exported.argmax(1) == fake.argmax(1)).mean())
         top2 = np.sort(fake, 1)[:, -2:]
@@ -373,6 +368,19 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
         rs.commit()
     log(f"[qat] wrote {out}, {fp32_out}" + (f", {cpu_out}" if cpu_out else "") + f" in {time.perf_counter() - t_start:.1f}s")
     return QatResult(out, fp32_out, cpu_out, report)
+
+
+@contextlib.contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` (None: unchanged) inside the block, restored after."""
+    torch = require("torch", "QAT")
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _ort_logits(runner: Any, data: QatData, batch: int = 64) -> np.ndarray:

@@ -36,8 +36,11 @@ def coarse(trained_onnx, tmp_path_factory):
     stats = collect_stats(fp32, DatasetReader(stripe_dataset(64, 5), read_sidecar(fp32), 64), setting, progress=False, log=lambda s: None)
     ptq = quantize_int8(fp32, d / "ptq.onnx", stats=stats, log=lambda s: None).path
     options = QatOptions(epochs=2, lr=1e-4, num=256, holdout_num=200, batch_size=32)
+    torch.set_num_threads(2)
     result = finetune_qdq(ptq, fp32, stripe_dataset(256, 3), d / "qat.onnx", options=options, holdout=stripe_dataset(200, 9),
-                          stats=stats, progress=False, log=lambda s: None)
+                          stats=stats, threads=1, progress=False, log=lambda s: None)
+    assert torch.get_num_threads() == 2  # restored
+    torch.set_num_threads(1)
     return fp32, ptq, result
 
 
