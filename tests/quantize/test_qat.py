@@ -203,3 +203,22 @@ def test_cli_bad_input_is_one_line_exit_1(argv, message, trained_onnx, tmp_path,
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err and "Traceback" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_regions_model(trained_onnx, tmp_path):
+    """A ``regions`` export (K rows per face) trains and exports the same way."""
+    from ran_edge.artifact import InputKind
+    from ran_edge.data.feeds import DatasetReader
+    from ran_edge.export import export_onnx
+    from ran_edge.quantize import collect_stats, quantize_int8
+
+    _, model = trained_onnx
+    fp32 = export_onnx(model, tmp_path / "regions.onnx", input_kind=InputKind.REGIONS, log=lambda s: None).path
+    meta = read_sidecar(fp32)
+    stats = collect_stats(fp32, DatasetReader(stripe_dataset(32, 5), meta, 32), rows_per_face=meta.preset.num_regions,
+                          progress=False, log=lambda s: None)
+    ptq = quantize_int8(fp32, tmp_path / "ptq.onnx", stats=stats, log=lambda s: None).path
+    result = finetune_qdq(ptq, fp32, stripe_dataset(64, 3), tmp_path / "qat.onnx", options=QatOptions(epochs=1, num=64, holdout_num=32),
+                          holdout=stripe_dataset(32, 9), stats=stats, progress=False, log=lambda s: None)
+    assert result.report["export_agreement"] >= 0.999 and result.report["train_faces"] == 64
+    assert read_sidecar(result.cpu_path).input_kind is InputKind.REGIONS
