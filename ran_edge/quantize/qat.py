@@ -318,6 +318,9 @@ def finetune_qdq(qdq_onnx: str | Path, fp32_onnx: str | Path, data: str | Any, o
         history = _train(student, train, teacher, options, fp32_meta, mu_name, progress, log)
         train_s = time.perf_counter() - t_train
         fake = _logits(student, held.x, held.input_name, held.rows_per_face)
+        if not np.isfinite(fake).all():
+            raise RanEdgeError(f"QAT diverged (non-finite logits after {len(history)} epochs at lr {options.lr:g}); lower --lr; "
+                               f"nothing written")
         after = _figures(fake, teacher_held, held.labels, options.temperature)
         trained = student.trained_initializers()
         trt_model = _with_initializers(qmodel, {**trained, **student.weight_scales()})

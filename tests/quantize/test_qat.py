@@ -222,3 +222,22 @@ def test_regions_model(trained_onnx, tmp_path):
                           holdout=stripe_dataset(32, 9), stats=stats, progress=False, log=lambda s: None)
     assert result.report["export_agreement"] >= 0.999 and result.report["train_faces"] == 64
     assert read_sidecar(result.cpu_path).input_kind is InputKind.REGIONS
+
+
+def test_divergence_is_an_error_and_writes_nothing(coarse, tmp_path, monkeypatch):
+    from ran_edge.quantize import qat as qat_module
+
+    fp32, ptq, _ = coarse
+    real = qat_module._train
+
+    def diverging(student, *args, **kwargs):  # training that ends with a non-finite weight
+        history = real(student, *args, **kwargs)
+        with torch.no_grad():
+            next(iter(student.parameters())).fill_(float("nan"))
+        return history
+
+    monkeypatch.setattr(qat_module, "_train", diverging)
+    with pytest.raises(RanEdgeError, match="diverged"):
+        finetune_qdq(ptq, fp32, stripe_dataset(32, 3), tmp_path / "q.onnx", options=QatOptions(epochs=1, num=32, holdout_num=16),
+                     holdout=stripe_dataset(16, 9), write_cpu=False, progress=False, log=lambda s: None)
+    assert list(tmp_path.iterdir()) == []
