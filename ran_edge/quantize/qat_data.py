@@ -64,7 +64,8 @@ def open_qat_data(data: str | Any, holdout: Any, meta: ArtifactMeta, num: int, h
     """``(train, held-out)`` faces for QAT of ``meta``'s model.
 
     ``data``: a ``--data`` spec (``synthetic`` alone means ``num`` train and ``holdout_num`` val faces at the model's
-    face size; synthetic faces mix the clean, occlusion and pose suites) whose train split trains and whose val split is held out (unless ``holdout`` is given), or a
+    face size; synthetic faces mix the clean, occlusion and pose suites, and ``num`` / ``holdout_num`` decide how many
+    are generated, whatever ``n_train`` / ``n_val`` say) whose train split trains and whose val split is held out (unless ``holdout`` is given), or a
     ``FaceDataset`` (then ``holdout`` is required). Held-out faces: ``holdout_num``, or all the split has if fewer.
 
     Raises:
@@ -75,9 +76,12 @@ def open_qat_data(data: str | Any, holdout: Any, meta: ArtifactMeta, num: int, h
         from ran_edge.data.spec import open_dataset, parse_data_spec
 
         spec = data.strip()
-        synthetic = parse_data_spec(spec).kind == "synthetic"
-        if spec == "synthetic":
-            spec = f"synthetic:n_train={-(-num // 3)},n_val={-(-holdout_num // 3)},size={meta.preprocess.face_size}"
+        parsed = parse_data_spec(spec)
+        synthetic = parsed.kind == "synthetic"
+        if synthetic:  # generate only what is used (sample i does not depend on n): a third of each count per suite
+            opts = {**dict(parsed.options), "n_train": str(-(-num // 3)), "n_val": str(-(-holdout_num // 3))}
+            opts.setdefault("size", str(meta.preprocess.face_size))
+            spec = "synthetic:" + ",".join(f"{k}={v}" for k, v in opts.items())
         if synthetic:  # the quality gate judges clean, occlusion and pose faces: QAT sees all three
             train_ds = mixed_suites([open_dataset(spec, "train", seed=seed, suite=s) for s in SYNTHETIC_MIX], num)
         else:
