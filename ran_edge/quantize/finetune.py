@@ -16,11 +16,13 @@ from ran_edge.quantize.qdq import QuantTarget, quantize_int8
 from ran_edge.quantize.ranges import CalibrationStats
 
 
-def qat_finetune(data: str, options: Any = None, *, progress: bool = True,
+def qat_finetune(data: Any, options: Any = None, *, holdout: Any = None, threads: int | None = 1, progress: bool = True,
                  log: Callable[[str], None] = print) -> Finetune:
     """A :data:`~ran_edge.quantize.calibrate.Finetune` hook that runs QAT on the labelled faces of ``data`` (a
-    ``--data`` spec whose train split has labels, e.g. ``synthetic:size=64,seed=1``) with ``options``
-    (:class:`~ran_edge.quantize.qat.QatOptions`, default its defaults)."""
+    ``--data`` spec whose train split has labels, e.g. ``synthetic:size=64,seed=1``, or a ``FaceDataset``) with
+    ``options`` (:class:`~ran_edge.quantize.qat.QatOptions`, default its defaults); ``holdout`` as
+    :func:`~ran_edge.quantize.qat.finetune_qdq` (its export check); one torch thread by default (measured faster
+    than two on a loaded 2-core machine, docs/qat.md)."""
 
     def hook(fp32: Path, ptq: Mapping[QuantTarget, Path], stats: CalibrationStats, workdir: Path) -> FinetuneResult:
         from ran_edge.quantize.qat import QatOptions, finetune_qdq
@@ -29,8 +31,8 @@ def qat_finetune(data: str, options: Any = None, *, progress: bool = True,
         if trt is None:  # only the CPU flavour missed: QAT still trains on the TensorRT-flavour placement
             trt = workdir / "qat-start.onnx"
             quantize_int8(fp32, trt, target=QuantTarget.TENSORRT, stats=stats, log=lambda s: None)
-        result = finetune_qdq(trt, fp32, data, workdir / "qat.onnx", options=options or QatOptions(), write_cpu=False,
-                              progress=progress, log=log)
+        result = finetune_qdq(trt, fp32, data, workdir / "qat.onnx", options=options or QatOptions(), holdout=holdout,
+                              write_cpu=False, threads=threads, progress=progress, log=log)
         return FinetuneResult(Path(result.fp32_path), {QuantTarget.TENSORRT: Path(result.trt_path)}, dict(result.report))
 
     return hook

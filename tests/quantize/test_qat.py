@@ -241,3 +241,26 @@ def test_divergence_is_an_error_and_writes_nothing(coarse, tmp_path, monkeypatch
         finetune_qdq(ptq, fp32, stripe_dataset(32, 3), tmp_path / "q.onnx", options=QatOptions(epochs=1, num=32, holdout_num=16),
                      holdout=stripe_dataset(16, 9), write_cpu=False, progress=False, log=lambda s: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_calibrate_fine_tunes_when_all_int8_misses_the_gate_and_keeps_the_file(trained_onnx, calib_dir, holdout_dir, tmp_path):
+    """End to end through calibrate_onnx: a coarse range setting makes all-INT8 PTQ miss the gate on the held-out faces;
+    no layer may go back to FP32 (max_higher_precision=0), so only quantization-aware fine-tuning can pass it — it does,
+    and the written TensorRT flavour is the fine-tuned file, 100 % of its network multiply-adds INT8 as before."""
+    from ran_edge.quantize import QuantTarget, calibrate_onnx
+    from ran_edge.quantize.finetune import qat_finetune
+
+    fp32, _ = trained_onnx
+    lines = []
+    hook = qat_finetune(stripe_dataset(512, 3), QatOptions(epochs=4, lr=1e-4, num=512, holdout_num=200, batch_size=32),
+                        holdout=stripe_dataset(200, 9), progress=False, log=lambda s: None)
+    run = calibrate_onnx(fp32, tmp_path / "m.int8.onnx", data=str(calib_dir), num=64, holdout=str(holdout_dir),
+                         targets=[QuantTarget.TENSORRT], method="percentile", percentile=COARSE_PERCENTILE,
+                         max_higher_precision=0, finetune=hook, progress=False, log=lines.append)
+    s = run.searches[QuantTarget.TENSORRT]
+    assert not s.chosen.gate.met  # all-INT8 PTQ missed ...
+    meta = read_sidecar(run.results[QuantTarget.TENSORRT].path)
+    quality = meta.extra["int8_quality"]
+    assert quality["meets_target"] and quality["fine_tuned"] and meta.extra["qat"]["export_agreement"] >= 0.999  # ... QAT passed
+    assert quality["int8_share"]["int8_share"] > 0.99 and quality["higher_precision_layers"] == 0
+    assert sum("quantization-aware fine-tuning" in line for line in lines) == 1
