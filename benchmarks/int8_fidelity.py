@@ -166,7 +166,7 @@ def run_full_size(work: Path) -> dict[str, Any]:
     from ran_edge.export import export_onnx
     from ran_edge.model.ran import build_ran
     from ran_edge.preprocess import PreprocessSpec
-    from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
+    from ran_edge.quantize import OnMiss, calibrate_onnx
 
     work.mkdir(parents=True, exist_ok=True)
     fp32 = work / "full.onnx"

@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ran_edge._lazy import require
-from ran_edge.artifact import ArtifactMeta, InputKind, Precision, read_sidecar, sha256_file, sidecar_path, verify_hash
+from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file, sidecar_path, verify_hash
 from ran_edge.errors import RanEdgeError
 from ran_edge.quantize.graph_parts import node_groups
 from ran_edge.quantize.qat_data import QatData, open_qat_data
