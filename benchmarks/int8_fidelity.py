@@ -231,10 +231,16 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "runs" / "int8_fidelity"), help="trained models (reused if present)")
     ap.add_argument("--full-size", action="store_true", help="also time calibrate on the full-size RAN")
     ap.add_argument("--no-qat", action="store_true", help="leave quantization-aware fine-tuning out of 'ours'")
+    ap.add_argument("--reuse-seeds", action="store_true",
+                    help="take the per-seed results from an earlier int8_fidelity.json in --out (e.g. to add --full-size)")
     args = ap.parse_args()
     out, work = Path(args.out), Path(args.work)
     out.mkdir(parents=True, exist_ok=True)
-    per_seed = {seed: run_seed(seed, work, args.test_num, not args.no_qat) for seed in args.seeds}
+    if args.reuse_seeds:
+        earlier = json.loads((out / "int8_fidelity.json").read_text())
+        per_seed = {int(k): v for k, v in earlier["per_seed"].items()}
+    else:
+        per_seed = {seed: run_seed(seed, work, args.test_num, not args.no_qat) for seed in args.seeds}
     names = sorted({n for r in per_seed.values() for n in r["variants"]})
     summary: dict[str, Any] = {}
     for name in names:
