@@ -220,7 +220,7 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
     try:
         stats = collect_stats(onnx_path, reader, settings[0], rows_per_face=rows_per_face, progress=progress, log=log)
         log(f"gate: {quality.describe()}")
-        log(f"running FP32 once over {held_faces.size} held-out faces (its logits serve every trial)")
+        log(f"held-out: {held_faces.size} faces; FP32 runs over each at most once, when a trial first needs it")
         held = HeldOutEval(onnx_path, meta, held_faces, quality, seed=seed)
 
         def quantizer(t: QuantTarget, source: Path = Path(onnx_path)) -> Any:

@@ -1,7 +1,8 @@
 """Held-out faces for the INT8 gate, and their evaluation: FP32 once, candidates in chunks with early stopping.
 
-:class:`HeldOutEval` runs the FP32 model over the held-out faces **once** (its logits are cached for every
-candidate of every flavour of one calibration) and evaluates a candidate file chunk by chunk, in a fixed
+:class:`HeldOutEval` runs the FP32 model over each held-out face **at most once**, when a trial first needs it
+(its logits are cached for every candidate of every flavour of one calibration), and evaluates a candidate file
+chunk by chunk, in a fixed
 shuffled order that mixes the suites, so every prefix is a fair sample. After each chunk (from
 ``min_faces`` on) the gate's sequential test looks at the faces seen so far: a candidate whose miss is already
 certain at 99 % (:attr:`~ran_edge.quantize.gate.GateResult.clearly_out`) is not run on the rest, and neither is
@@ -90,30 +91,49 @@ class HeldOutEval:
                 rows.append(index[id(img)])
             self.suite_rows[s] = np.asarray(rows, np.int64)
         self.order = np.random.default_rng(seed).permutation(len(self.faces))
-        self.ref, _ = self._logits(fp32, early=None)
+        self.fp32 = fp32
+        self.ref = np.full((len(self.faces), len(meta.class_names)), np.nan, np.float32)
+        self.ref_done = np.zeros(len(self.faces), bool)
         self.evaluations = 0
 
     @property
     def size(self) -> int:
         return len(self.faces)
 
-    def _logits(self, path: str | Path, early: bool | None) -> tuple[np.ndarray, np.ndarray]:
-        """Logits of every face (rows not run stay NaN) and the mask of rows run; ``early``: stop once clearly out."""
-        from ran_edge.data.feeds import feed_for_images
+    def _runner(self, path: str | Path) -> Any:
         from ran_edge.runtime.ort_runner import OrtRunner, exact_qdq_for
 
-        out = np.full((len(self.faces), len(self.meta.class_names)), np.nan, np.float32)
-        seen = np.zeros(len(self.faces), bool)
+        return OrtRunner(path, "auto", self.threads, exact_qdq=exact_qdq_for(read_sidecar(path))).activate()
+
+    def _run_rows(self, runner: Any, rows: np.ndarray, out: np.ndarray) -> None:
+        from ran_edge.data.feeds import feed_for_images
+
         fixed = self.meta.outputs[0].shape[0]
         step = fixed if fixed > 0 else self.batch_size
-        runner = OrtRunner(path, "auto", self.threads, exact_qdq=exact_qdq_for(read_sidecar(path))).activate()
-        with runner:
+        for b in range(0, len(rows), step):
+            part = rows[b:b + step]
+            got = runner.infer(feed_for_images([self.faces[i] for i in part], self.meta), check=False)["logits"]
+            out[part] = got[:len(part)]
+
+    def _ensure_ref(self, rows: np.ndarray) -> None:
+        """FP32 logits of ``rows``, each face computed once, when a trial first needs it: a trial that stops after its
+        first chunk costs no FP32 run over the rest."""
+        need = rows[~self.ref_done[rows]]
+        if need.size:
+            with self._runner(self.fp32) as runner:
+                self._run_rows(runner, need, self.ref)
+            self.ref_done[need] = True
+
+    def _logits(self, path: str | Path, early: bool | None) -> tuple[np.ndarray, np.ndarray]:
+        """Logits of every face (rows not run stay NaN) and the mask of rows run; ``early``: stop once the verdict is
+        certain (see the module docstring)."""
+        out = np.full((len(self.faces), len(self.meta.class_names)), np.nan, np.float32)
+        seen = np.zeros(len(self.faces), bool)
+        with self._runner(path) as runner:
             for start in range(0, len(self.faces), self.chunk):
                 rows = self.order[start:start + self.chunk]
-                for b in range(0, len(rows), step):
-                    part = rows[b:b + step]
-                    got = runner.infer(feed_for_images([self.faces[i] for i in part], self.meta), check=False)["logits"]
-                    out[part] = got[:len(part)]
+                self._ensure_ref(rows)
+                self._run_rows(runner, rows, out)
                 seen[rows] = True
                 done = start + self.chunk >= len(self.faces)
                 if early and not done and seen.sum() >= self.min_faces:

@@ -233,7 +233,9 @@ def test_heldout_eval_runs_fp32_once_and_stops_a_clear_miss_early(trained_onnx, 
     stats = collect_stats(fp32, DatasetReader(ds, meta, 32, 16), progress=False, log=lambda s: None)
     bad = quantize_int8(fp32, tmp_path / "bad.onnx", setting=RangeSetting(percentile=50.0), stats=stats, log=lambda s: None)
     good = quantize_int8(fp32, tmp_path / "good.onnx", setting=RangeSetting(), stats=stats, log=lambda s: None)
-    v_bad, v_good = held.evaluate(bad.path), held.evaluate(good.path)
+    v_bad = held.evaluate(bad.path)
     assert not v_bad.met and v_bad.clearly_out and 100 <= v_bad.faces_seen < 300  # stopped early, after min_faces
+    assert held.ref_done.sum() == v_bad.faces_seen  # FP32 ran only over the faces the trial needed
+    v_good = held.evaluate(good.path)
     assert v_good.met and v_good.faces_seen == 300 and held.size == 300  # a pass is judged on every face
     assert held.evaluate(fp32).met and held.evaluate(fp32).pooled["top1_agreement"] == 1.0  # FP32 against itself
