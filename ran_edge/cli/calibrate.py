@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                           trt_cache=args.trt_cache, trt_version=args.trt_version, batch_size=args.batch_size, seed=args.seed,
                           holdout=args.holdout, holdout_num=args.holdout_num, max_higher_precision=args.max_higher_precision,
                           allow_fp32_fallback=args.allow_fp32_fallback,
-                          finetune=default_finetune(args.qat, args.data, args.onnx, args.seed), on_miss=OnMiss.WARN if args.allow_accuracy_loss else OnMiss.FAIL)
+                          finetune=default_finetune(args.qat, args.data, args.seed), on_miss=OnMiss.WARN if args.allow_accuracy_loss else OnMiss.FAIL)
     report = {"onnx": args.onnx, "manifest": str(run_.manifest), "manifest_sha256": run_.manifest_sha256,
               "trt_cache": str(run_.trt_cache), "outputs": {t.value: {"path": str(r.path), **r.report} for t, r in run_.results.items()},
               "search": {t.value: s.summary() for t, s in run_.searches.items()}}

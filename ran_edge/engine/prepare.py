@@ -79,7 +79,7 @@ def quantize_step(onnx: Path, calib: CalibSource, out_dir: Path, stem: str, num:
     data = "synthetic" if calib.kind is CalibKind.SYNTHETIC else calibration_data_spec(calib, num)
     run = calibrate_onnx(onnx, out_dir / f"{stem}.int8.onnx", data=data, num=num, targets=(QuantTarget.TENSORRT,),
                          on_miss=OnMiss.WARN if allow_accuracy_loss else OnMiss.FAIL, allow_fp32_fallback=allow_fp32_fallback,
-                         finetune=default_finetune("auto", data, onnx, progress=False, log=log), progress=False, log=log)
+                         finetune=default_finetune("auto", data, progress=False, log=log), progress=False, log=log)
     result = run.results[QuantTarget.TENSORRT]
     return Path(result.path), result.meta
 

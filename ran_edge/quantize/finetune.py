@@ -1,7 +1,7 @@
 """The quantization-aware fine-tuning step of ``calibrate_onnx``: QAT (:mod:`ran_edge.quantize.qat`) as its hook.
 
 ``calibrate_onnx(..., finetune=qat_finetune(data))`` fine-tunes on labelled faces only when no all-INT8 setting
-passes the gate, and before any layer goes back to FP32. The TensorRT flavour comes out of QAT with its Q/DQ
+passes the gate or the best one passes without margin, and before any layer goes back to FP32. The TensorRT flavour comes out of QAT with its Q/DQ
 placement unchanged; the CPU flavour is quantized by ``calibrate_onnx`` from the fine-tuned FP32 weights with
 its own best range setting.
 """
@@ -38,7 +38,7 @@ def qat_finetune(data: Any, options: Any = None, *, holdout: Any = None, threads
     return hook
 
 
-def default_finetune(mode: str, data: str, onnx_path: str | Path, seed: int = 0, *, progress: bool = True,
+def default_finetune(mode: str, data: str, seed: int = 0, *, progress: bool = True,
                      log: Callable[[str], None] = print) -> Finetune | None:
     """The hook ``calibrate`` uses for ``--qat MODE``: ``off`` → None; ``auto`` → QAT on synthetic labelled faces at the
     model's face size when the calibration data is synthetic (a folder of images has no labels), else None;
