@@ -173,8 +173,8 @@ def _share_cap(fp32_model: Any, ranking: Sequence[tuple[str, float]], min_share:
     from ran_edge.quantize.graph_parts import node_groups
 
     macs = layer_macs(fp32_model)
-    crop = set(node_groups(fp32_model)["crop"])
-    head = set(node_groups(fp32_model)["head"])
+    groups = node_groups(fp32_model)
+    crop, head = set(groups["crop"]), set(groups["head"])
     total = sum(v for k, v in macs.items() if k not in crop)
     int8 = sum(v for k, v in macs.items() if k not in crop and k not in head)
     cap = 0
@@ -227,10 +227,11 @@ def search_int8(fp32: str | Path, held: HeldOutEval, quantize: Quantize, stats: 
                 break
         assert best is not None
         if not best.gate.met and options.fallback and options.max_higher_precision != 0:
-            layers = candidate_layers(onnx.load(str(fp32)))
+            fp32_model = onnx.load(str(fp32))
+            layers = candidate_layers(fp32_model)
             quantize(path, best.setting, ())
             ranking = proxy_ranking(onnx.load(str(path)), layers, stats)
-            cap = _share_cap(onnx.load(str(fp32)), ranking, options.min_int8_share, options.max_higher_precision)
+            cap = _share_cap(fp32_model, ranking, options.min_int8_share, options.max_higher_precision)
             log(f"  {label}: no all-INT8 setting passes; ranked {len(layers)} trunk layers by quantization noise "
                 f"(no model run); at most {cap} may go back to FP32" + (f" (INT8 share >= {100 * options.min_int8_share:g} %)"
                                                                        if options.min_int8_share > 0 else ""))
