@@ -12,7 +12,7 @@ SERVE_STAMP  := $(SERVE_VENV)/.ran-edge-serve-installed
 # pyenv or Debian python both work (libpython fix in ran_edge/serve/server.py)
 SERVE_PYTHON ?= python3
 
-.PHONY: install kernels test test-hostile demo serve-env bench-triton gpu-check clean trt-conformance trt-headers
+.PHONY: install kernels test test-hostile demo serve-env modelopt-env bench-triton gpu-check clean trt-conformance trt-headers
 
 install: $(STAMP)
 
@@ -28,6 +28,14 @@ kernels:
 	@if [ -f CMakeLists.txt ]; then \
 	  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build -j2; \
 	else echo "no CMakeLists.txt: skipping kernels"; fi
+
+# NVIDIA Model Optimizer, only for the side-by-side INT8 benchmark (benchmarks/int8_fidelity.py): its [onnx] extra
+# pins onnxruntime-gpu, which cannot share a venv with ran-edge's onnxruntime, so it gets a venv of its own.
+MODELOPT_VENV ?= .venv-modelopt
+modelopt-env:
+	@$(MODELOPT_VENV)/bin/python -m pip --version >/dev/null 2>&1 || python3 -m venv $(MODELOPT_VENV)
+	$(MODELOPT_VENV)/bin/python -m pip install $(TORCH)
+	$(MODELOPT_VENV)/bin/python -m pip install 'nvidia-modelopt[onnx]==0.47.0' requests huggingface_hub
 
 # Serving (PyTriton) lives in its own venv: nvidia-pytriton pins numpy<2.
 serve-env: $(SERVE_STAMP)

@@ -9,8 +9,16 @@ present) and exported; then, from that one FP32 ONNX:
 * ``ours``: ``calibrate_onnx`` as ``demo`` runs it (all-INT8 → quantization-aware fine-tuning → fallback);
 * ``ort-quantize_static``: ONNX Runtime's ``quantize_static`` as a user would first run it (QDQ S8S8, per-channel,
   MinMax, 256 faces, nothing excluded), in ONNX Runtime's default session;
-* ``modelopt-onnx-ptq``: NVIDIA Model Optimizer's ONNX PTQ (``modelopt.onnx.quantization.quantize``, INT8, default
-  calibration), when ``nvidia-modelopt`` is importable (it is not a dependency of ran-edge: see docs/qat.md).
+* ``modelopt-onnx-ptq``: NVIDIA Model Optimizer's ONNX PTQ (``python -m modelopt.onnx.quantization``, INT8, its
+  default entropy calibration, 256 faces);
+* ``modelopt-torch-ptq``: Model Optimizer's PyTorch PTQ (``mtq.quantize``, ``INT8_DEFAULT_CFG``, max calibration,
+  256 faces) of the seed's checkpoint, exported to QDQ ONNX.
+
+ModelOpt is not a dependency of ran-edge (its ``[onnx]`` extra breaks ran-edge's onnxruntime: docs/qat.md), so both
+ModelOpt variants run ``benchmarks/modelopt_peer.py`` in a venv of their own (``make modelopt-env`` makes
+``.venv-modelopt``; ``--modelopt-python`` points elsewhere) and are skipped, saying so, when it is missing. The files
+they write are judged here like every other. Files with TensorRT's layout (ours, ModelOpt's) are evaluated with exact
+Q/DQ arithmetic, ONNX Runtime's own ``quantize_static`` file in ONNX Runtime's default session.
 
 Every file is judged by the gate (``ran_edge.quantize.gate``) on synthetic *test* suites of ``--test-num`` faces each
 (clean, occlusion, pose; pose > 30° and > 45° are subsets reported on their own; pooled = clean + occlusion + pose),
@@ -28,6 +36,7 @@ import json
 import logging
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,37 +54,42 @@ TARGET_SHARE = 0.95
 TARGET_FULL_CALIBRATE_S = 15 * 60
 
 
-def train_demo_model(seed: int, work: Path) -> Path:
-    """The demo's checkpoint for ``seed`` (trained as ``ran-edge demo`` does) exported to FP32 ONNX; reused if present."""
+def train_demo_model(seed: int, work: Path) -> tuple[Path, Path]:
+    """The demo's checkpoint for ``seed`` (trained as ``ran-edge demo`` does) and its FP32 ONNX; reused if present."""
     from ran_edge.demo_run import DemoConfig, DemoReport, step_train
     from ran_edge.export import export_onnx
     from ran_edge.model.checkpoint import load_checkpoint
 
-    onnx_path = work / "model.onnx"
-    if onnx_path.is_file() and (work / "model.onnx.json").is_file():
-        return onnx_path
+    onnx_path, ckpt = work / "model.onnx", work / "train" / "best.pt"
+    if onnx_path.is_file() and (work / "model.onnx.json").is_file() and ckpt.is_file():
+        return ckpt, onnx_path
     cfg = DemoConfig(out=work, seed=seed, progress=False)
     work.mkdir(parents=True, exist_ok=True)
     ckpt = step_train(cfg, DemoReport(out=work), log=lambda s: None)
     model, _ = load_checkpoint(ckpt)
     export_onnx(model.eval(), onnx_path, checkpoint_path=ckpt, log=lambda s: None)
-    return onnx_path
+    return ckpt, onnx_path
 
 
-def ort_peer(fp32: Path, out: Path, seed: int, image_size: int) -> Path:
-    """ONNX Runtime's quantize_static with its defaults for QDQ (S8S8), per-channel, MinMax, 256 faces."""
-    import onnxruntime.quantization as q
-
+def calibration_faces(fp32: Path, seed: int, image_size: int, num: int = 256) -> list[dict[str, np.ndarray]]:
+    """The peers' calibration feeds: ``num`` synthetic training faces (seed + 1), preprocessed as the model's input."""
     from ran_edge.artifact import read_sidecar
     from ran_edge.data.feeds import DatasetReader, open_calibration_data
 
     meta = read_sidecar(fp32)
-    ds, _ = open_calibration_data(f"synthetic:n_train=256,size={image_size},seed={seed + 1}", 256, seed + 1)
-    feeds = iter(list(DatasetReader(ds, meta, 256, 16)))
+    ds, _ = open_calibration_data(f"synthetic:n_train={num},size={image_size},seed={seed + 1}", num, seed + 1)
+    return list(DatasetReader(ds, meta, num, 16))
+
+
+def ort_peer(fp32: Path, out: Path, feeds: list[dict[str, np.ndarray]]) -> Path:
+    """ONNX Runtime's quantize_static with its defaults for QDQ (S8S8), per-channel, MinMax."""
+    import onnxruntime.quantization as q
+
+    remaining = iter(feeds)
 
     class Reader(q.CalibrationDataReader):
         def get_next(self):
-            return next(feeds, None)
+            return next(remaining, None)
 
     logging.getLogger().setLevel(logging.ERROR)
     q.quantize_static(str(fp32), str(out), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=True,
@@ -83,23 +97,30 @@ def ort_peer(fp32: Path, out: Path, seed: int, image_size: int) -> Path:
     return out
 
 
-def modelopt_peer(fp32: Path, out: Path, seed: int, image_size: int) -> Path | None:
-    """Model Optimizer's ONNX PTQ (INT8), or None when it is not installed."""
-    try:
-        from modelopt.onnx.quantization import quantize
-    except Exception:  # noqa: BLE001 (not installed, or its imports fail)
-        return None
-    from ran_edge.artifact import read_sidecar
-    from ran_edge.data.feeds import DatasetReader, open_calibration_data
-
-    meta = read_sidecar(fp32)
-    ds, _ = open_calibration_data(f"synthetic:n_train=256,size={image_size},seed={seed + 1}", 256, seed + 1)
-    calib = np.concatenate([f[meta.inputs[0].name] for f in DatasetReader(ds, meta, 256, 16)])
-    quantize(str(fp32), quantize_mode="int8", calibration_data=calib, output_path=str(out))
+def modelopt_peer(mode: str, python: Path, ckpt: Path, fp32: Path, feeds: list[dict[str, np.ndarray]], out: Path) -> Path | str:
+    """Model Optimizer's INT8 PTQ (``mode``: onnx-ptq or torch-ptq) run in its own venv; the reason when it cannot run."""
+    if not python.is_file():
+        return f"no ModelOpt venv at {python} (make modelopt-env)"
+    calib = out.with_suffix(".calib.npy")
+    np.save(calib, np.concatenate([next(iter(f.values())) for f in feeds]).astype(np.float32))
+    cmd = [str(python), str(ROOT / "benchmarks" / "modelopt_peer.py"), mode, "--fp32", str(fp32), "--calib", str(calib),
+           "--out", str(out), "--checkpoint", str(ckpt)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0 or not out.is_file():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"ModelOpt {mode} failed (exit {done.returncode}): {tail[0]}")
     return out
 
 
-def judge_file(fp32: Path, path: Path, suites: dict, meta: Any, exact_qdq: bool) -> dict[str, Any]:
+def fp32_outputs(fp32: Path, suites: dict, meta: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """FP32 logits and labels per suite, computed once per seed and shared by every variant."""
+    from ran_edge.quantize.accuracy import run_onnx
+
+    return {name: (run_onnx(fp32, ds, meta, exact_qdq=False), np.asarray([ds[i].label for i in range(len(ds))]))
+            for name, ds in suites.items()}
+
+
+def judge_file(fp32: Path, path: Path, suites: dict, reference: dict, meta: Any, exact_qdq: bool) -> dict[str, Any]:
     """The gate's verdict on the test suites, the INT8 share and the ONNX Runtime speed of one file."""
     import onnx
 
@@ -108,10 +129,8 @@ def judge_file(fp32: Path, path: Path, suites: dict, meta: Any, exact_qdq: bool)
     from ran_edge.quantize.gate import SuiteOutputs, judge
     from ran_edge.quantize.share import int8_share
 
-    outs = {}
-    for name, ds in suites.items():
-        labels = np.asarray([ds[i].label for i in range(len(ds))])
-        outs[name] = SuiteOutputs(run_onnx(fp32, ds, meta, exact_qdq=False), run_onnx(path, ds, meta, exact_qdq=exact_qdq), labels)
+    outs = {name: SuiteOutputs(reference[name][0], run_onnx(path, ds, meta, exact_qdq=exact_qdq), reference[name][1])
+            for name, ds in suites.items()}
     verdict = judge(outs, pooled=POOLED, class_names=meta.class_names)
     images = [suites["clean"][i].image for i in range(8)]
     speed = ort_speedup(fp32, path, images, meta, batch=8, iters=15, threads=2, exact_qdq=exact_qdq)
@@ -119,16 +138,17 @@ def judge_file(fp32: Path, path: Path, suites: dict, meta: Any, exact_qdq: bool)
     return {"gate": verdict.to_dict(), "int8_share": {k: v for k, v in share.items() if k != "fp32_layers"}, "speed": speed}
 
 
-def run_seed(seed: int, work: Path, test_num: int, qat: bool) -> dict[str, Any]:
+def run_seed(seed: int, work: Path, test_num: int, qat: bool, modelopt_python: Path) -> dict[str, Any]:
     from ran_edge.artifact import read_sidecar
     from ran_edge.data.suites import synthetic_suites
     from ran_edge.demo_run import DemoConfig, demo_finetune_hook
     from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
 
     cfg = DemoConfig(out=work, seed=seed)
-    fp32 = train_demo_model(seed, work / f"seed{seed}")
+    ckpt, fp32 = train_demo_model(seed, work / f"seed{seed}")
     meta = read_sidecar(fp32)
     suites = synthetic_suites(f"synthetic:n_test={test_num},size={cfg.image_size},seed={seed}", SUITES, seed)
+    reference = fp32_outputs(fp32, suites, meta)
     data = f"synthetic:size={cfg.image_size},seed={seed + 1}"
     result: dict[str, Any] = {"suite_sizes": {k: len(v) for k, v in suites.items()}, "variants": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,16 +164,18 @@ def run_seed(seed: int, work: Path, test_num: int, qat: bool) -> dict[str, Any]:
                                  allow_fp32_fallback=False, progress=False, log=lambda s: None, **extra)
             seconds = time.perf_counter() - t0
             for t, r in run.results.items():
-                rec = judge_file(fp32, r.path, suites, meta, exact_qdq=t is QuantTarget.TENSORRT)
+                rec = judge_file(fp32, r.path, suites, reference, meta, exact_qdq=t is QuantTarget.TENSORRT)
                 rec["calibrate_s"] = round(seconds, 1)
                 rec["fine_tuned"] = bool(r.meta.extra.get("int8_quality", {}).get("fine_tuned"))
                 rec["higher_precision_layers"] = r.meta.extra.get("int8_quality", {}).get("higher_precision_layers")
                 result["variants"][f"{name} {t.value}"] = rec
-        peer = ort_peer(fp32, tmp_path / "ort.onnx", seed, cfg.image_size)
-        result["variants"]["ort-quantize_static"] = judge_file(fp32, peer, suites, meta, exact_qdq=False)
-        mo = modelopt_peer(fp32, tmp_path / "mo.onnx", seed, cfg.image_size)
-        result["variants"]["modelopt-onnx-ptq"] = (judge_file(fp32, mo, suites, meta, exact_qdq=True) if mo
-                                                   else {"skipped": "nvidia-modelopt is not installed in this venv"})
+        feeds = calibration_faces(fp32, seed, cfg.image_size)
+        peer = ort_peer(fp32, tmp_path / "ort.onnx", feeds)
+        result["variants"]["ort-quantize_static"] = judge_file(fp32, peer, suites, reference, meta, exact_qdq=False)
+        for mode in ("onnx-ptq", "torch-ptq"):
+            mo = modelopt_peer(mode, modelopt_python, ckpt, fp32, feeds, tmp_path / f"modelopt-{mode}.onnx")
+            result["variants"][f"modelopt-{mode}"] = (judge_file(fp32, mo, suites, reference, meta, exact_qdq=True)
+                                                      if isinstance(mo, Path) else {"skipped": mo})
     return result
 
 
@@ -208,9 +230,11 @@ def render(doc: dict[str, Any]) -> str:
                      f"{100 * s['share']['min']:.1f}% | {s['speed']['min']:.2f} / {s['speed']['median']:.2f} / {s['speed']['max']:.2f}x |")
     if doc.get("full_size"):
         f = doc["full_size"]
-        lines += ["", "## Full-size RAN (ResNet-18, 224 px, random weights)", "",
-                  f"`calibrate` (512 faces, default held-out set, all-INT8 trials only): **{f['calibrate_s'] / 60:.1f} min** "
-                  f"(target <= {TARGET_FULL_CALIBRATE_S / 60:.0f} min), peak RSS {f['peak_rss_mib']:.0f} MiB."]
+        lines += ["", "## Full-size RAN (ResNet-18, 224 px, random weights)", ""]
+        if f.get("reused_from"):
+            lines += [f"(Taken from the full-size run of {f['reused_from']}; the seeds above were run again.)", ""]
+        lines.append(f"`calibrate` (512 faces, default held-out set, all-INT8 trials only): **{f['calibrate_s'] / 60:.1f} min** "
+                     f"(target <= {TARGET_FULL_CALIBRATE_S / 60:.0f} min), peak RSS {f['peak_rss_mib']:.0f} MiB.")
         for t in ("tensorrt", "cpu"):
             if t in f:
                 sp = f[t]["speed"]
@@ -231,6 +255,10 @@ def main() -> int:
     ap.add_argument("--work", default=str(ROOT / "runs" / "int8_fidelity"), help="trained models (reused if present)")
     ap.add_argument("--full-size", action="store_true", help="also time calibrate on the full-size RAN")
     ap.add_argument("--no-qat", action="store_true", help="leave quantization-aware fine-tuning out of 'ours'")
+    ap.add_argument("--modelopt-python", default=str(ROOT / ".venv-modelopt" / "bin" / "python"),
+                    help="python of the ModelOpt venv (default .venv-modelopt, made by make modelopt-env)")
+    ap.add_argument("--reuse-full-size", action="store_true",
+                    help="take the full-size record from an earlier int8_fidelity.json in --out (marked as such)")
     ap.add_argument("--reuse-seeds", action="store_true",
                     help="take the per-seed results from an earlier int8_fidelity.json in --out (e.g. to add --full-size)")
     args = ap.parse_args()
@@ -240,7 +268,8 @@ def main() -> int:
         earlier = json.loads((out / "int8_fidelity.json").read_text())
         per_seed = {int(k): v for k, v in earlier["per_seed"].items()}
     else:
-        per_seed = {seed: run_seed(seed, work, args.test_num, not args.no_qat) for seed in args.seeds}
+        per_seed = {seed: run_seed(seed, work, args.test_num, not args.no_qat, Path(args.modelopt_python))
+                    for seed in args.seeds}
     names = sorted({n for r in per_seed.values() for n in r["variants"]})
     summary: dict[str, Any] = {}
     for name in names:
@@ -258,6 +287,9 @@ def main() -> int:
                          "share": summarise([r["int8_share"]["int8_share"] for r in recs]),
                          "speed": summarise([r["speed"]["speedup"] for r in recs])}
     full = run_full_size(work / "full") if args.full_size else None
+    if args.reuse_full_size and full is None:
+        earlier = json.loads((out / "int8_fidelity.json").read_text())
+        full = earlier.get("full_size") and {**earlier["full_size"], "reused_from": earlier.get("run_at", "an earlier run")}
     targets = []
     for flavour in ("tensorrt", "cpu"):
         s = summary.get(f"ours {flavour}")
@@ -272,7 +304,7 @@ def main() -> int:
         want = 2.5 if cpu.get("int8_dot_product") else 1.75
         sp = full.get("cpu", {}).get("speed", {}).get("speedup", 0.0)
         targets.append((f"full-size CPU flavour >= {want}x FP32 on this CPU class ({sp:.2f}x)", sp >= want))
-    doc = {"machine": {"cpu": cpu_info(), "cores": __import__("os").cpu_count()}, "test_num": args.test_num,
+    doc = {"run_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": {"cpu": cpu_info(), "cores": __import__("os").cpu_count()}, "test_num": args.test_num,
            "gate": DEFAULT_TARGET.describe(), "seeds": args.seeds, "per_seed": per_seed, "summary": summary,
            "full_size": full, "targets": targets}
     (out / "int8_fidelity.json").write_text(json.dumps(doc, indent=1, default=str))
