@@ -291,8 +291,11 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
     """
     from ran_edge.artifact import write_json_atomic
 
+    from ran_edge.demo_summary import peak_rss_mib, run_record
+
     cfg.out.mkdir(parents=True, exist_ok=True)
     report = DemoReport(out=cfg.out)
+    record = run_record()
     t0 = time.perf_counter()
     checkpoint = step_train(cfg, report, log)
     step_evaluate(cfg, report, checkpoint, log)
@@ -308,6 +311,7 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
 
     write_text_result(cfg.out / "report.md", render_markdown(cfg, report))
     write_json_atomic(cfg.out / "demo.json", {
+        **record, "peak_rss_mib": peak_rss_mib(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "figures": report.figures, "artifacts": report.artifacts, "seconds": report.seconds,
     })

@@ -1,6 +1,11 @@
-"""The demo pipeline end to end on a tiny configuration (the real demo is `make demo`)."""
+"""The demo pipeline end to end on a tiny configuration (the real demo is `make demo`), and the README's
+walkthrough run literally on its outputs."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +17,8 @@ from ran_edge.demo_run import DemoConfig, run_demo  # noqa: E402
 
 
 @pytest.mark.slow
-def test_tiny_demo_writes_every_artifact(tmp_path):
-    cfg = DemoConfig(out=tmp_path / "demo", n_train=70, n_val=35, n_test=35, image_size=32, face_size=32,
+def test_tiny_demo_writes_every_artifact_and_the_readme_walkthrough_runs_on_them(tmp_path):
+    cfg = DemoConfig(out=tmp_path / "demo_out", video=True, n_train=70, n_val=35, n_test=35, image_size=32, face_size=32,
                      region_size=16, trunk_width=4, epochs=1, calibration_faces=16, bench_iters=3, progress=False,
                      allow_accuracy_loss=True, int8_max_higher_precision=2, int8_holdout_num=60)  # an untrained model: quality is not tested here
     report = run_demo(cfg, log=lambda s: None)
@@ -28,3 +33,36 @@ def test_tiny_demo_writes_every_artifact(tmp_path):
     assert set(precision["clean"]) == {"fp16", "int8-trt", "int8-cpu"}
     assert 0.0 <= precision["clean"]["int8-cpu"]["top1_agreement"] <= 1.0
     assert json.loads((cfg.out / "demo.json").read_text())["seconds"]["total"] > 0
+    record = json.loads((cfg.out / "demo.json").read_text())
+    assert record["machine"]["cores"] >= 1 and record["run_at"] and record["peak_rss_mib"] > 0
+    from ran_edge.demo_summary import timing_paragraph
+
+    paragraph = timing_paragraph(record)
+    assert "train " in paragraph and "int8-cpu" in paragraph and record["run_at"] in paragraph
+    run_walkthrough(tmp_path)
+    assert (tmp_path / "walk" / "bench" / "bench.json").is_file()
+    assert (tmp_path / "walk" / "events.jsonl").stat().st_size > 0
+    assert (tmp_path / "walk" / "triton").is_dir()
+
+
+def walkthrough_lines() -> list[str]:
+    """The commands of README's ```bash walkthrough block (the one a newcomer follows after ``make demo``)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"^```bash walkthrough\n(.*?)^```", readme, re.M | re.S)
+    assert block, "README has no ```bash walkthrough block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def run_walkthrough(root: Path) -> None:
+    """Run every walkthrough line as written in ``root`` (which holds ``demo_out``), with ``ran-edge`` and the venv
+    activation pointing at this interpreter; each must exit 0."""
+    bin_dir = root / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "activate").write_text(f'export PATH="{bin_dir}:$PATH"\n')
+    shim = bin_dir / "ran-edge"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m ran_edge "$@"\n')
+    shim.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    script = "set -e\n" + "\n".join(walkthrough_lines()) + "\n"
+    done = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"README walkthrough failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
