@@ -232,7 +232,8 @@ def render(doc: dict[str, Any]) -> str:
         f = doc["full_size"]
         lines += ["", "## Full-size RAN (ResNet-18, 224 px, random weights)", ""]
         if f.get("reused_from"):
-            lines += [f"(Taken from the full-size run of {f['reused_from']}; the seeds above were run again.)", ""]
+            lines += [f"(Full-size figures taken from an earlier run ({f['reused_from']}) with --reuse-full-size; the seeds above "
+                      "were run again.)", ""]
         lines.append(f"`calibrate` (512 faces, default held-out set, all-INT8 trials only): **{f['calibrate_s'] / 60:.1f} min** "
                      f"(target <= {TARGET_FULL_CALIBRATE_S / 60:.0f} min), peak RSS {f['peak_rss_mib']:.0f} MiB.")
         for t in ("tensorrt", "cpu"):
