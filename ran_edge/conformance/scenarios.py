@@ -1,7 +1,7 @@
 """The code paths ran-edge takes on one TensorRT version, driven against the checking proxies.
 
 Build scenarios: every request of a small grid (precision x INT8 method x DLA x version
-compatibility x timing cache x workspace) that :func:`~ran_edge.engine.plan.plan_build` accepts on the
+compatibility x timing cache x workspace) that :func:`~ran_edge.engine_contract.plan.plan_build` accepts on the
 version is built by :func:`~ran_edge.engine.build.build_engine` through the real (pinned) Polygraphy
 loaders; the plan decides which paths exist, not this module. Runtime scenarios: ``TrtRunner``
 load → I/O discovery → shapes → execute, with and without the CUDA-graph path, over a no-op CUDA
@@ -24,10 +24,10 @@ import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, InputKind, Precision, TensorSpec
 from ran_edge.conformance.proxy import NOTSET, Recorder, new_instance
-from ran_edge.engine.meta import DeviceEnv
-from ran_edge.engine.options import BatchProfile, BuildRequest, CalibKind, CalibSource, Int8Method
-from ran_edge.engine.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, plan_build
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.meta import DeviceEnv
+from ran_edge.engine_contract.options import BatchProfile, BuildRequest, CalibKind, CalibSource, Int8Method
+from ran_edge.engine_contract.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, plan_build
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 from ran_edge.cuda import CudaApi, PinnedBuffer
 
@@ -198,7 +198,7 @@ def _builder(onnx: Path, meta: ArtifactMeta, plan: BuildPlan, folder: Path, env:
 
 def expected_features(version: str) -> List[str]:
     """Plan paths and options the walk must reach on ``version``, from the version facts in
-    :class:`~ran_edge.engine.versions.TrtVersion` (so a plan that silently stops offering one fails the check)."""
+    :class:`~ran_edge.engine_contract.versions.TrtVersion` (so a plan that silently stops offering one fails the check)."""
     v = TrtVersion.parse(version)
     want = [PrecisionPath.STRONGLY_TYPED.value] if v.has_strongly_typed else []
     if v.has_precision_flags:
