@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.presets",),
     ("ran_edge.preprocess",),
     ("ran_edge.artifact",),
+    # the build cache (keys, lock, verified entries), torch-free
+    ("ran_edge.cache",),
     # the fused region-batch kernel, and the one sidecar -> model input function built on it
     ("ran_edge.kernels",),
     ("ran_edge.model_input",),
