@@ -43,6 +43,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.export",),
     ("ran_edge.quantize",),
     ("ran_edge.engine",),
+    # on-demand preparation for runtime.load (backend choice, cached derived artifacts), reached through one seam
+    ("ran_edge.autoload",),
     # applications of the library
     ("ran_edge.describe",),
     ("ran_edge.train",),
@@ -59,7 +61,7 @@ LAYERS: list[tuple[str, ...]] = [
 # The seams: upward imports that are allowed, each from one module to one module, inside a function only.
 # ``ran_edge.runtime.load`` of a checkpoint (or for another backend or precision) needs export, quantize and the
 # engine build, which sit above the runtime; it reaches them through this one late import (docs/architecture.md §6).
-SEAMS: frozenset[tuple[str, str]] = frozenset()
+SEAMS: frozenset[tuple[str, str]] = frozenset({("ran_edge.runtime.seam", "ran_edge.autoload")})
 
 
 def _module_name(path: Path) -> str:
