@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.cache",),
     # the fused region-batch kernel, and the one sidecar -> model input function built on it
     ("ran_edge.kernels",),
-    ("ran_edge.model_input",),
+    ("ran_edge.model_input", "ran_edge.face_boxes"),
     # datasets, model feeds, suites
     ("ran_edge.data",),
     ("ran_edge.model",),

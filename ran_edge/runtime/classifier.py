@@ -17,6 +17,7 @@ import numpy as np
 from ran_edge.artifact import (KIND_BY_SUFFIX, RUNTIME_BACKENDS, ArtifactKind, ArtifactMeta, Backend, InputKind,
                                Precision, artifact_kind, read_sidecar, verify_hash)
 from ran_edge.errors import RanEdgeError
+from ran_edge.face_boxes import FaceFraming, aligned_crops, check_boxes, frame_region_batch, landmark_angle
 from ran_edge.model_input import model_input
 from ran_edge.runtime.base import InputError, Runner
 from ran_edge.runtime.choice import AUTO, LoadChoice, LoadRequest, Log
@@ -147,6 +148,36 @@ class Classifier:
             got = list(region_batch.shape) if isinstance(region_batch, np.ndarray) else type(region_batch).__name__
             raise InputError(f"region batch: got {got}, expected [N*{k},3,R,R] (K={k} regions per face)")
         return self._run(region_batch)
+
+    def predict_on_boxes(self, frame: np.ndarray, boxes: Any, landmarks: Any = None, *,
+                         framing: Optional[FaceFraming] = None, kernel_device: str = "cpu") -> List[Prediction]:
+        """Faces of a whole frame, found by your own detector, → one prediction per box, in input order.
+
+        Args:
+            frame: ``HxWx3`` uint8 BGR.
+            boxes: ``(N, 4)`` x0, y0, x1, y1 in frame pixels (``N == 0`` gives ``[]``).
+            landmarks: optional ``(N, 5, 2)`` points (right eye, left eye, nose, right and left mouth corner);
+                the eye line is levelled before the face is cut, as in the video pipeline.
+            framing: how a box becomes the square face box (default: squared on its centre,
+                ``FaceFraming(1.0, 0.0)``, the pipeline's ``box_framing`` default).
+            kernel_device: ``cpu`` or ``cuda[:N]`` for the fused region-batch kernel (``regions`` artifacts).
+
+        The faces go through the same framing, alignment and cutting as :class:`ran_edge.video.Pipeline`
+        (:mod:`ran_edge.face_boxes`): aligned crops for a ``faces`` artifact, the fused region-batch kernel
+        straight from the frame for a ``regions`` artifact; all faces in one model call.
+        """
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            got = f"{type(frame).__name__} {getattr(frame, 'dtype', '')} {tuple(getattr(frame, 'shape', ()))}"
+            raise InputError(f"frame: got {got.strip()}, expected a numpy uint8 array HxWx3 (BGR)")
+        raw, marks = check_boxes(boxes, landmarks)
+        if not raw:
+            return []
+        framing = framing if framing is not None else FaceFraming()
+        faces = [framing.apply(b) for b in raw]
+        angles = [landmark_angle(lm) if lm else 0.0 for lm in marks]
+        if self.input_kind is InputKind.REGIONS:
+            return self.predict_regions(frame_region_batch(frame, faces, angles, self.meta, kernel_device))
+        return self.predict(aligned_crops(frame, faces, angles, int(self.meta.preprocess.face_size)))
 
     def _run(self, x: np.ndarray) -> List[Prediction]:
         dtype = np.dtype(self._input.dtype)
