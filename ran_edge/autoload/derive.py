@@ -64,8 +64,9 @@ def torchscript(cache: BuildCache, pt: Path, input_kind: InputKind, trust: bool,
     return cache.get_or_build(key, "model.ts", build, str(pt))
 
 
-def fp16_onnx(cache: BuildCache, onnx: Path, log: Log) -> Tuple[CacheEntry, bool]:
-    """The FP16 ONNX of an FP32 ONNX, with the layers the range analysis keeps in FP32."""
+def fp16_onnx(cache: BuildCache, onnx: Path, log: Log, label: str = "") -> Tuple[CacheEntry, bool]:
+    """The FP16 ONNX of an FP32 ONNX, with the layers the range analysis keeps in FP32 (``label``: the source
+    as ``cache list`` names it, default the ONNX path)."""
     key = CacheKey("fp16", sha256_file(onnx), {"analysis": "synthetic", "faces": FP16_FACES})
 
     def build(folder: Path) -> None:
@@ -74,10 +75,11 @@ def fp16_onnx(cache: BuildCache, onnx: Path, log: Log) -> Tuple[CacheEntry, bool
         fp32 = _copy_onnx(onnx, folder, "fp32.onnx")
         analyse_and_convert(fp32, data="synthetic", num=FP16_FACES, out=folder / "model.fp16.onnx", log=log)
 
-    return cache.get_or_build(key, "model.fp16.onnx", build, str(onnx))
+    return cache.get_or_build(key, "model.fp16.onnx", build, label or str(onnx))
 
 
-def int8_onnx(cache: BuildCache, onnx: Path, calib_data: str, allow_accuracy_loss: bool, log: Log) -> Tuple[CacheEntry, bool]:
+def int8_onnx(cache: BuildCache, onnx: Path, calib_data: str, allow_accuracy_loss: bool, log: Log,
+              label: str = "") -> Tuple[CacheEntry, bool]:
     """The INT8 QDQ ONNX (CPU flavour, for ONNX Runtime) of an FP32 ONNX, through the calibration path: the
     quality gate fails the build unless ``allow_accuracy_loss`` (then the miss is recorded in the sidecar)."""
     from ran_edge.quantize import OnMiss, QuantTarget
@@ -95,11 +97,12 @@ def int8_onnx(cache: BuildCache, onnx: Path, calib_data: str, allow_accuracy_los
                        on_miss=OnMiss.WARN if allow_accuracy_loss else OnMiss.FAIL,
                        finetune=default_finetune("auto", data, progress=False, log=log), progress=False, log=log)
 
-    return cache.get_or_build(key, "model.int8.onnx", build, str(onnx))
+    return cache.get_or_build(key, "model.int8.onnx", build, label or str(onnx))
 
 
 def engine(cache: BuildCache, source: Path, precision: Precision, facts: Mapping[str, Any], input_kind: InputKind,
-           calib_data: Optional[str], device: int, allow_accuracy_loss: bool, log: Log) -> Tuple[CacheEntry, bool]:
+           calib_data: Optional[str], device: int, allow_accuracy_loss: bool, log: Log,
+           label: str = "") -> Tuple[CacheEntry, bool]:
     """A TensorRT engine of ``source`` (FP32/FP16/INT8 ONNX, or a ``.pt``), built by the ``build-engine`` job
     for this device; keyed also by the TensorRT version, compute capability, precision and batch profile."""
     from ran_edge.engine_contract.options import BatchProfile, BuildRequest, CalibSource
@@ -118,4 +121,4 @@ def engine(cache: BuildCache, source: Path, precision: Precision, facts: Mapping
                        allow_accuracy_loss=allow_accuracy_loss, device=device)
         build_engine_from_source(job, log=log)
 
-    return cache.get_or_build(key, "model.engine", build, str(source))
+    return cache.get_or_build(key, "model.engine", build, label or str(source))

@@ -82,16 +82,17 @@ def _artifact(cand: Candidate, probe_: Probe, cache: BuildCache, src: _Source, p
         made.append(derive.torchscript(cache, src.path, req.input_kind, req.trust_checkpoint, req.log, src.sha))
         return made[-1][0].artifact, made
     onnx = _fp32_onnx(cache, src, req, made)
+    label = str(src.path) if onnx == src.path else f"{src.path} (its ONNX export)"
     if cand is Candidate.TENSORRT:
         made.append(derive.engine(cache, onnx, precision, probe_.facts, req.input_kind, req.calib_data, req.device,
-                                  req.allow_accuracy_loss, req.log))
+                                  req.allow_accuracy_loss, req.log, label))
         return made[-1][0].artifact, made
     if precision is src.precision and src.kind is ArtifactKind.ONNX:
         return onnx, made
     if precision is Precision.FP16:
-        made.append(derive.fp16_onnx(cache, onnx, req.log))
+        made.append(derive.fp16_onnx(cache, onnx, req.log, label))
     elif precision is Precision.INT8:
-        made.append(derive.int8_onnx(cache, onnx, str(req.calib_data), req.allow_accuracy_loss, req.log))
+        made.append(derive.int8_onnx(cache, onnx, str(req.calib_data), req.allow_accuracy_loss, req.log, label))
     return (made[-1][0].artifact if made else onnx), made
 
 
