@@ -140,3 +140,17 @@ def test_two_processes_loading_one_checkpoint_build_once(pt, tmp_path):
     assert [r[0] for r in results] == ["built", "from"], results
     assert results[0][-2] == results[1][-2] and results[0][-1] == results[1][-1] == "1"
     assert len(BuildCache(tmp_path).entries()) == 1
+
+
+@pytest.mark.slow
+def test_precision_int8_goes_through_the_calibration_gate(pt, tmp_path):
+    lines = []
+    with load(pt, cache_dir=tmp_path, precision="int8", calib_data="synthetic", log=lines.append) as clf:
+        assert clf.meta.precision is Precision.INT8 and clf.meta.extra["int8_flavour"] == "cpu"
+        assert clf.meta.extra["int8_quality"]  # the gate's record travels in the sidecar
+        assert clf.describe().cache.startswith("built onnx+int8")
+        got = _logits(clf)
+    assert any(line.startswith("gate:") for line in lines), lines  # the calibration path's quality gate ran
+    with load(pt, cache_dir=tmp_path, precision="int8", calib_data="synthetic", log=quiet) as again:
+        assert again.describe().cache == "from the cache"
+        np.testing.assert_array_equal(_logits(again), got)
