@@ -46,7 +46,7 @@ class VideoSession:
 def check_model(model: str) -> None:
     """The model file exists (a one-line error naming the commands that make one, else)."""
     if not Path(model).is_file():
-        raise RanEdgeError(f"--model {model}: not found; expected a .pt checkpoint or an .onnx/.engine/.ts file made by "
+        raise RanEdgeError(f"--model {model}: artifact not found; expected a .pt checkpoint or an .onnx/.engine/.ts file made by "
                            "'ran-edge export' or 'ran-edge build-engine'")
 
 
