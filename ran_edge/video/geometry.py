@@ -15,6 +15,9 @@ import numpy as np
 from ran_edge.face_boxes import (Box, FaceFraming, Point, crop_face, crop_matrix, eye_angle,  # noqa: F401  (re-exported)
                                  landmark_angle)
 
+__all__ = ["Box", "FaceFraming", "Point", "box_area", "clip_box", "crop_face", "crop_matrix", "eye_angle", "iou",
+           "iou_matrix", "landmark_angle"]
+
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (0 when either is empty)."""

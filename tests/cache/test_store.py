@@ -3,7 +3,6 @@ unwritable folders, list/clear, and two real processes asking for the same entry
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap

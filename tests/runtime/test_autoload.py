@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ran_edge.artifact import Backend, Precision, sidecar_path
+from ran_edge.artifact import Backend, Precision
 from ran_edge.cache import ENV_VAR, BuildCache
 from ran_edge.errors import RanEdgeError
 from ran_edge.runtime import load
