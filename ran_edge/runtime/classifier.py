@@ -259,7 +259,8 @@ def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, devi
     path = Path(path)
     kind = artifact_kind(path)
     chosen = _backend_arg(backend)
-    wanted = Precision(precision) if precision is not None else None
+    wanted = _enum_arg("precision", Precision, precision) if precision is not None else None
+    kind_in = _enum_arg("input_kind", InputKind, input_kind)
     if kind is None and chosen in (None, AUTO):
         backend_for(path, None)  # the one-line error for an unknown suffix
     if not path.is_file():
@@ -278,7 +279,7 @@ def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, devi
     from ran_edge.runtime.seam import prepare
 
     request = LoadRequest(path, chosen or AUTO, wanted, device, Path(cache_dir) if cache_dir else None, calib_data,
-                          InputKind(input_kind), trust_checkpoint, allow_accuracy_loss, log or print)
+                          kind_in, trust_checkpoint, allow_accuracy_loss, log or print)
     prepared = prepare(request)
     meta = read_sidecar(prepared.artifact)
     verify_hash(prepared.artifact, meta)
@@ -286,6 +287,14 @@ def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, devi
     clf = Classifier(make_runner(prepared.artifact, meta, prepared.backend, device, **{**prepared.options, **options}), meta)
     clf.choice = prepared.choice
     return clf
+
+
+def _enum_arg(name: str, enum_type: Any, value: Any) -> Any:
+    """``enum_type(value)``, or a one-line error listing the accepted values."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise RanEdgeError(f"{name}: got {value!r}, expected one of {[m.value for m in enum_type]}") from None
 
 
 def _backend_arg(backend: Union[str, Backend, None]) -> Optional[str]:

@@ -79,6 +79,10 @@ def test_int8_without_calibration_data_is_one_line(pt, tmp_path):
 
 def test_onnx_auto_and_what_cannot_fit(tiny_artifacts, tmp_path):
     files = tiny_artifacts[1]
+    with pytest.raises(RanEdgeError, match=r"precision: got 'fp8', expected one of \['fp32', 'fp16', 'int8'\]"):
+        load(files["pt"], precision="fp8", cache_dir=tmp_path)
+    with pytest.raises(RanEdgeError, match="backend: got 'tflite'"):
+        load(files["pt"], backend="tflite", cache_dir=tmp_path)
     with load(files["onnx"], backend="auto", cache_dir=tmp_path, log=quiet) as clf:
         assert clf.describe().artifact == str(files["onnx"]) and clf.describe().cache == ""
     with pytest.raises(RanEdgeError, match="torchscript: an ONNX model does not convert to TorchScript"):
