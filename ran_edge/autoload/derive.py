@@ -119,6 +119,6 @@ def engine(cache: BuildCache, source: Path, precision: Precision, facts: Mapping
 
         job = BuildJob(source=source, out=folder / "model.engine", request=request, input_kind=input_kind,
                        allow_accuracy_loss=allow_accuracy_loss, device=device)
-        build_engine_from_source(job, log=log)
+        build_engine_from_source(job, log=log, env=facts.get("env"))
 
     return cache.get_or_build(key, "model.engine", build, label or str(source))

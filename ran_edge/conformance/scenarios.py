@@ -233,7 +233,23 @@ def other_scenarios(version: str, folder: Path) -> List[Scenario]:
                     r.infer({INPUT: np.zeros((n, 3, 32, 32), np.float32)})
         return run
 
+    def auto_load(build: ModuleType) -> None:
+        """``runtime.load(..., backend="auto")``'s TensorRT branch: the cache entry made by the build-engine job."""
+        from ran_edge.artifact import write_sidecar
+        from ran_edge.autoload.derive import engine as cached_engine
+        from ran_edge.cache import BuildCache
+
+        src = folder / "auto" / "model.onnx"
+        src.parent.mkdir(exist_ok=True)
+        src.write_bytes(b"conformance walk: never parsed by TensorRT")
+        write_sidecar(src, onnx_meta(Precision.FP32))
+        walk_env = DeviceEnv(version, "conformance walk (no GPU)", (8, 7), "12.6")
+        facts = {"tensorrt_version": version, "compute_capability": walk_env.cc_text, "env": walk_env}
+        cached_engine(BuildCache(folder / "auto-cache", log=lambda s: None), src, Precision.FP32, facts,
+                      InputKind.FACES, None, 0, False, lambda s: None)
+
     return [Scenario("Builder fast-precision query", fast), Scenario("detect_env", env),
+            Scenario("auto load: TensorRT branch (build cache -> build-engine job)", auto_load),
             Scenario("TrtRunner load, I/O, shapes, execute", runner(False, False)),
             Scenario("TrtRunner CUDA-graph path", runner(True, False)),
             Scenario("TrtRunner version-compatible engine", runner(False, True))]

@@ -322,13 +322,14 @@ def _resolve_precision(job: BuildJob, meta: ArtifactMeta, version: TrtVersion, e
     return request, plan, built, note
 
 
-def build_engine_from_source(job: BuildJob, log: Log = print) -> BuildResult:
+def build_engine_from_source(job: BuildJob, log: Log = print, env: Optional[Any] = None) -> BuildResult:
     """Build ``job.out`` (+ ``.json`` sidecar) with the installed TensorRT: plan, pre-steps, calibration,
-    build. Raises :class:`RanEdgeError` (TensorRT missing, a refused plan, a failed step or build)."""
+    build. ``env``: the :class:`~ran_edge.engine_contract.meta.DeviceEnv` already detected for ``job.device``
+    (None: detected here). Raises :class:`RanEdgeError` (TensorRT missing, a refused plan, a failed step or build)."""
     from ran_edge.engine.build import build_engine, detect_env, require_tensorrt
 
     require_tensorrt()
-    env = detect_env(job.device)
+    env = env if env is not None else detect_env(job.device)
     version = TrtVersion.parse(env.trt_version)
     meta = source_meta(job)
     request, plan, built, note = _resolve_precision(job, meta, version, env, log)

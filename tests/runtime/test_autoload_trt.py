@@ -48,7 +48,7 @@ def fake_trt(monkeypatch):
 
         return real(cand, device)
 
-    def build(job, log=print):
+    def build(job, log=print, env=None):
         state["jobs"].append(job)
         if state["fail"]:
             raise RanEdgeError("TensorRT build failed: fake")
