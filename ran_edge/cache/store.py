@@ -232,6 +232,8 @@ class BuildCache:
 
     def _build(self, key: CacheKey, artifact_name: str, build: Callable[[Path], None], source: str) -> CacheEntry:
         digest = key.digest
+        for stale in (self.root / "staging").glob(f"{digest}-*"):  # left by a build that died (we hold its lock)
+            _remove(stale)
         try:
             (self.root / "staging").mkdir(parents=True, exist_ok=True)
             (self.root / LAYOUT).mkdir(parents=True, exist_ok=True)

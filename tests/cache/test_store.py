@@ -66,6 +66,16 @@ def test_a_damaged_entry_is_detected_and_rebuilt(tmp_path, damage):
     assert any("rebuilding" in line for line in logs), logs
 
 
+def test_a_dead_builds_staging_folder_is_cleared_by_the_next_build(tmp_path):
+    cache, calls = BuildCache(tmp_path, log=lambda s: None), []
+    key = CacheKey("onnx", "s" * 64)
+    dead = tmp_path / "staging" / f"{key.digest}-killed"
+    dead.mkdir(parents=True)
+    (dead / "model.bin").write_bytes(b"half")
+    cache.get_or_build(key, "model.bin", _writer(b"whole", calls), "m.pt")
+    assert not dead.exists() and cache.lookup(key)[0].artifact.read_bytes() == b"whole"
+
+
 def test_an_entry_is_never_used_for_another_key(tmp_path):
     """An entry whose stored key differs from the one asked for (copied, edited) is refused, not served."""
     cache, calls = BuildCache(tmp_path, log=lambda s: None), []
