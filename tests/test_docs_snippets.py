@@ -69,6 +69,7 @@ def test_the_docs_have_python_snippets():
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.runs], ids=lambda b: f"{b.doc}:{b.line}")
 def test_snippet_runs_as_written(block, workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
+    monkeypatch.setenv("RAN_EDGE_CACHE_DIR", str(workdir / "build-cache"))  # load("model.pt") builds here, not in ~/.cache
     exec(compile(block.code, f"{block.doc}:{block.line}", "exec"), {"__name__": "__docs_snippet__"})
     assert capsys.readouterr().out.strip(), f"{block.doc}:{block.line} printed nothing; a snippet shows its result"
 

@@ -27,21 +27,24 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.presets",),
     ("ran_edge.preprocess",),
     ("ran_edge.artifact",),
+    # the build cache (keys, lock, verified entries), torch-free
+    ("ran_edge.cache",),
     # the fused region-batch kernel, and the one sidecar -> model input function built on it
     ("ran_edge.kernels",),
-    ("ran_edge.model_input",),
+    ("ran_edge.model_input", "ran_edge.face_boxes"),
     # datasets, model feeds, suites
     ("ran_edge.data",),
     ("ran_edge.model",),
     # the engine contract (pure: versions, options, build plans, sidecar checks), which the runtime checks against
-    ("ran_edge.engine.versions", "ran_edge.engine.options", "ran_edge.engine.plan", "ran_edge.engine.trtexec"),
-    ("ran_edge.engine.meta",),
+    ("ran_edge.engine_contract",),
     # what runs an artifact (every ONNX Runtime session of export, quantize and bench goes through it)
     ("ran_edge.runtime",),
     # the pipeline: export -> quantize -> engine build
     ("ran_edge.export",),
     ("ran_edge.quantize",),
     ("ran_edge.engine",),
+    # on-demand preparation for runtime.load (backend choice, cached derived artifacts), reached through one seam
+    ("ran_edge.autoload",),
     # applications of the library
     ("ran_edge.describe",),
     ("ran_edge.train",),
@@ -53,6 +56,12 @@ LAYERS: list[tuple[str, ...]] = [
     # the command line
     ("ran_edge.cli", "ran_edge.__main__"),
 ]
+
+
+# The seams: upward imports that are allowed, each from one module to one module, inside a function only.
+# ``ran_edge.runtime.load`` of a checkpoint (or for another backend or precision) needs export, quantize and the
+# engine build, which sit above the runtime; it reaches them through this one late import (docs/architecture.md §6).
+SEAMS: frozenset[tuple[str, str]] = frozenset({("ran_edge.runtime.seam", "ran_edge.autoload")})
 
 
 def _module_name(path: Path) -> str:
@@ -187,8 +196,18 @@ def test_every_module_has_a_layer():
     assert not missing, f"modules outside LAYERS (add them to a layer): {missing}"
 
 
+def layered_graph() -> dict[str, list[tuple[str, int]]]:
+    """:func:`import_graph` without the declared :data:`SEAMS`."""
+    return {a: [(b, line) for b, line in edges if (a, b) not in SEAMS] for a, edges in import_graph().items()}
+
+
+def package_of(module: str) -> str:
+    """``ran_edge.engine.job`` -> ``ran_edge.engine``; a top-level module is its own package."""
+    return ".".join(module.split(".")[:2])
+
+
 def test_no_import_cycles():
-    graph = import_graph()
+    graph = layered_graph()
     problems = []
     for comp in _cycles(graph):
         members = set(comp)
@@ -198,7 +217,58 @@ def test_no_import_cycles():
 
 
 def test_no_import_from_a_higher_layer():
-    graph = import_graph()
+    graph = layered_graph()
     bad = [f"  {_where(a, line)}: {a} (layer {layer_of(a)}) imports {b} (layer {layer_of(b)})"
            for a, edges in sorted(graph.items()) for b, line in edges if layer_of(b) > layer_of(a)]
     assert not bad, "upward imports in ran_edge/ (move the shared piece down a layer):\n" + "\n".join(bad)
+
+
+def test_package_order_is_strict():
+    """Every package sits in one layer, and the packages import one way: no package loop such as the former
+    runtime -> engine -> quantize -> runtime (the seams aside)."""
+    spans = {}
+    for m in _modules():
+        if m != "ran_edge":
+            spans.setdefault(package_of(m), set()).add(layer_of(m))
+    split = {p: sorted(layers) for p, layers in spans.items() if len(layers) > 1}
+    assert not split, f"packages spanning several layers (split them): {split}"
+    pkg_graph: dict[str, list[tuple[str, int]]] = {}
+    where: dict[tuple[str, str], str] = {}
+    for a, edges in layered_graph().items():
+        for b, line in edges:
+            pa, pb = package_of(a), package_of(b)
+            if pa != pb and b != "ran_edge":
+                pkg_graph.setdefault(pa, []).append((pb, line))
+                where.setdefault((pa, pb), _where(a, line))
+    loops = _cycles(pkg_graph)
+    detail = [f"{', '.join(c)}: " + "; ".join(f"{where[(a, b)]} {a} -> {b}" for a in c for b in c if (a, b) in where)
+              for c in loops]
+    assert not loops, "package loops in ran_edge/:\n  " + "\n  ".join(detail)
+
+
+def _function_level_imports(module: str) -> dict[str, list[int]]:
+    """``{imported ran_edge module: [lines]}`` of the imports inside functions of ``module``."""
+    path = _modules()[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    inside: dict[str, list[int]] = {}
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in _imports(fn):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [_resolve(module, path.name == "__init__.py", node)])
+                for n in names:
+                    inside.setdefault(n, []).append(node.lineno)
+    return inside
+
+
+def test_each_seam_is_one_late_import_and_nothing_else_reaches_up():
+    graph = import_graph()
+    for a, b in sorted(SEAMS):
+        assert a in _modules() and b in _modules(), f"seam {a} -> {b}: no such module"
+        lines = [line for t, line in graph[a] if t == b]
+        assert lines, f"seam {a} -> {b} is declared but not used (remove it from SEAMS)"
+        late = _function_level_imports(a).get(b, [])
+        assert sorted(set(lines)) == sorted(set(late)), f"seam {a} -> {b}: imported at module level ({_where(a, lines[0])})"
+        assert len(set(late)) == 1, f"seam {a} -> {b}: imported at {len(set(late))} places, expected one"
+        importers = sorted(m for m, edges in graph.items() if any(t == b for t, _ in edges) and layer_of(m) < layer_of(b))
+        assert importers == [a], f"modules below {b} that import it: {importers}; expected only the seam {a}"

@@ -10,7 +10,7 @@ HELP = "build a TensorRT engine (model.engine + model.engine.json) from an .onnx
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from ran_edge.artifact import InputKind, Precision
     from ran_edge.cli.common import add_trust_flag
-    from ran_edge.engine.options import Int8Method
+    from ran_edge.engine_contract.options import Int8Method
 
     p.add_argument("model", help="model.onnx (with model.onnx.json) or a ran-edge .pt checkpoint")
     p.add_argument("--precision", choices=[x.value for x in Precision], default="fp32", help="engine precision")
@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ran_edge.engine.options import BatchProfile, BuildRequest, CalibSource
+    from ran_edge.engine_contract.options import BatchProfile, BuildRequest, CalibSource
     from ran_edge.engine.job import (BuildJob, TrtexecLines, build_engine_from_source, check_source, dry_run, emit_trtexec,
                                      prepare_only)
 

@@ -21,7 +21,7 @@ from ran_edge.cli.failures import EXPECTED, InterruptWatch, OneLineParser, one_l
 COMMANDS: dict[str, str] = {
     "demo": "demo", "train": "train", "eval": "evaluate", "import-checkpoint": "import_checkpoint", "export": "export",
     "inspect": "inspect", "calibrate": "calibrate", "build-engine": "build_engine", "bench": "bench", "run": "run",
-    "export-triton": "export_triton", "serve": "serve", "qat": "qat",
+    "export-triton": "export_triton", "serve": "serve", "qat": "qat", "cache": "cache",
 }
 
 

@@ -11,9 +11,16 @@ HELP = "run a model on video: detect, track and classify faces; write an annotat
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SOURCE",
                    help="video file, image folder, camera index (0), stream URL (rtsp://...) or GStreamer pipeline")
-    p.add_argument("--model", required=True, metavar="ARTIFACT", help="model artifact (.onnx, .engine, .ts) with its .json")
-    p.add_argument("--backend", choices=("ort", "trt", "torchscript"), default=None,
-                   help="runtime backend (default from the artifact's suffix)")
+    p.add_argument("--model", required=True, metavar="MODEL",
+                   help="a .pt checkpoint, or an artifact (.onnx, .engine, .ts) with its .json")
+    p.add_argument("--backend", choices=("auto", "ort", "trt", "torchscript"), default=None,
+                   help="runtime backend (default from the artifact's suffix; auto for a .pt: the fastest that works here)")
+    p.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
+                   help="run at this precision (default the model's own); derived models are built once into the cache")
+    p.add_argument("--calib-data", default=None, metavar="synthetic|DIR",
+                   help="INT8 calibration faces, for --precision int8 from an FP32 model")
+    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                   help="build cache folder (default $RAN_EDGE_CACHE_DIR, else the user's cache folder)")
     p.add_argument("--detector", default="haar", metavar="NAME[:PATH]",
                    help="haar (default, real faces, offline) | haar:CASCADE.xml | hog (synthetic faces) | "
                         "yunet:MODEL.onnx | oracle:TRUTH.json (evaluation only)")
@@ -57,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise RanEdgeError(f"--max-frames must be >= 0, got {args.max_frames}")
     _check(args)
     check_model(args.model)
-    session = VideoSession(args.source, args.model, backend=args.backend, detector=args.detector, fps=args.fps)
+    session = VideoSession(args.source, args.model, backend=args.backend, detector=args.detector, fps=args.fps,
+                           precision=args.precision, calib_data=args.calib_data, cache_dir=args.cache_dir)
     outputs = RunOutputs(args.out, args.jsonl, args.show, not args.no_progress, args.max_frames)
     return 130 if run_session(session, tracker, smoother, config, outputs).interrupted else 0

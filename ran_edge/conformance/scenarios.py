@@ -1,7 +1,7 @@
 """The code paths ran-edge takes on one TensorRT version, driven against the checking proxies.
 
 Build scenarios: every request of a small grid (precision x INT8 method x DLA x version
-compatibility x timing cache x workspace) that :func:`~ran_edge.engine.plan.plan_build` accepts on the
+compatibility x timing cache x workspace) that :func:`~ran_edge.engine_contract.plan.plan_build` accepts on the
 version is built by :func:`~ran_edge.engine.build.build_engine` through the real (pinned) Polygraphy
 loaders; the plan decides which paths exist, not this module. Runtime scenarios: ``TrtRunner``
 load → I/O discovery → shapes → execute, with and without the CUDA-graph path, over a no-op CUDA
@@ -24,10 +24,10 @@ import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, InputKind, Precision, TensorSpec
 from ran_edge.conformance.proxy import NOTSET, Recorder, new_instance
-from ran_edge.engine.meta import DeviceEnv
-from ran_edge.engine.options import BatchProfile, BuildRequest, CalibKind, CalibSource, Int8Method
-from ran_edge.engine.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, plan_build
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.meta import DeviceEnv
+from ran_edge.engine_contract.options import BatchProfile, BuildRequest, CalibKind, CalibSource, Int8Method
+from ran_edge.engine_contract.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, plan_build
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 from ran_edge.cuda import CudaApi, PinnedBuffer
 
@@ -198,7 +198,7 @@ def _builder(onnx: Path, meta: ArtifactMeta, plan: BuildPlan, folder: Path, env:
 
 def expected_features(version: str) -> List[str]:
     """Plan paths and options the walk must reach on ``version``, from the version facts in
-    :class:`~ran_edge.engine.versions.TrtVersion` (so a plan that silently stops offering one fails the check)."""
+    :class:`~ran_edge.engine_contract.versions.TrtVersion` (so a plan that silently stops offering one fails the check)."""
     v = TrtVersion.parse(version)
     want = [PrecisionPath.STRONGLY_TYPED.value] if v.has_strongly_typed else []
     if v.has_precision_flags:
@@ -233,7 +233,23 @@ def other_scenarios(version: str, folder: Path) -> List[Scenario]:
                     r.infer({INPUT: np.zeros((n, 3, 32, 32), np.float32)})
         return run
 
+    def auto_load(build: ModuleType) -> None:
+        """``runtime.load(..., backend="auto")``'s TensorRT branch: the cache entry made by the build-engine job."""
+        from ran_edge.artifact import write_sidecar
+        from ran_edge.autoload.derive import engine as cached_engine
+        from ran_edge.cache import BuildCache
+
+        src = folder / "auto" / "model.onnx"
+        src.parent.mkdir(exist_ok=True)
+        src.write_bytes(b"conformance walk: never parsed by TensorRT")
+        write_sidecar(src, onnx_meta(Precision.FP32))
+        walk_env = DeviceEnv(version, "conformance walk (no GPU)", (8, 7), "12.6")
+        facts = {"tensorrt_version": version, "compute_capability": walk_env.cc_text, "env": walk_env}
+        cached_engine(BuildCache(folder / "auto-cache", log=lambda s: None), src, Precision.FP32, facts,
+                      InputKind.FACES, None, 0, False, lambda s: None)
+
     return [Scenario("Builder fast-precision query", fast), Scenario("detect_env", env),
+            Scenario("auto load: TensorRT branch (build cache -> build-engine job)", auto_load),
             Scenario("TrtRunner load, I/O, shapes, execute", runner(False, False)),
             Scenario("TrtRunner CUDA-graph path", runner(True, False)),
             Scenario("TrtRunner version-compatible engine", runner(False, True))]

@@ -1,4 +1,4 @@
-"""The TensorRT build: execute a :class:`~ran_edge.engine.plan.BuildPlan` with Polygraphy's loaders.
+"""The TensorRT build: execute a :class:`~ran_edge.engine_contract.plan.BuildPlan` with Polygraphy's loaders.
 
 Polygraphy does the generic parts (``NetworkFromOnnxPath`` incl. strongly typed networks,
 ``CreateConfig`` with precision flags, profiles, timing cache, DLA + GPU fallback, version
@@ -18,10 +18,10 @@ import numpy as np
 
 from ran_edge._lazy import require
 from ran_edge.artifact import ArtifactMeta, Precision, TensorSpec, atomic_output, sha256_file, write_sidecar
-from ran_edge.engine.meta import BuildRecord, DeviceEnv, engine_meta
-from ran_edge.engine.options import CalibKind
-from ran_edge.engine.plan import BuildPlan, PrecisionPath
-from ran_edge.engine.versions import TrtVersion, detect_jetpack, fast_precisions
+from ran_edge.engine_contract.meta import BuildRecord, DeviceEnv, engine_meta
+from ran_edge.engine_contract.options import CalibKind
+from ran_edge.engine_contract.plan import BuildPlan, PrecisionPath
+from ran_edge.engine_contract.versions import TrtVersion, detect_jetpack, fast_precisions
 from ran_edge.errors import RanEdgeError
 
 INSTALL_HINT = "install TensorRT: pip install 'ran-edge[trt]' (desktop) or use JetPack's TensorRT (Jetson)"
@@ -174,10 +174,10 @@ def build_engine(onnx_path: Path, onnx_meta: ArtifactMeta, plan: BuildPlan, out:
 
     Args:
         onnx_path / onnx_meta: the ONNX the plan consumes, and its sidecar.
-        plan: from :func:`~ran_edge.engine.plan.plan_build` for the installed TensorRT.
+        plan: from :func:`~ran_edge.engine_contract.plan.plan_build` for the installed TensorRT.
         out: engine path; written through a temp file + rename, the sidecar after it.
         env: this machine (:func:`detect_env`).
-        built: the precision being built (after :func:`~ran_edge.engine.versions.resolve_built_precision`).
+        built: the precision being built (after :func:`~ran_edge.engine_contract.versions.resolve_built_precision`).
         calib_feeds / calib_cache: implicit-calibrator data and cache file (read if present, written after).
         calib_manifest_sha256: recorded in the sidecar (the QDQ ONNX's manifest hash for QDQ builds).
     """

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Tuple
 
 from ran_edge.artifact import ArtifactMeta, sha256_file
-from ran_edge.engine.options import CalibKind, CalibSource
+from ran_edge.engine_contract.options import CalibKind, CalibSource
 from ran_edge.errors import RanEdgeError
 
 DEFAULT_NUM = 512

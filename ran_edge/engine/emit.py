@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Tuple
 
 from ran_edge.artifact import ArtifactMeta, InputKind, sidecar_path
-from ran_edge.engine.options import BatchProfile, CalibKind, Int8Method
-from ran_edge.engine.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, PreStep, plan_build
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.options import BatchProfile, CalibKind, Int8Method
+from ran_edge.engine_contract.plan import FP16_KEEP_KEY, BuildPlan, PrecisionPath, PreStep, plan_build
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def trtexec_line(job: "BuildJob", meta: ArtifactMeta, version: TrtVersion) -> Tu
             re-export); or the ONNX trtexec reads has not been made yet (names the ``--prepare-only`` command).
     """
     from ran_edge.engine.prepare import consumed_onnx, load_source_meta
-    from ran_edge.engine.trtexec import format_command, trtexec_command
+    from ran_edge.engine_contract.trtexec import format_command, trtexec_command
 
     plan = plan_build(meta, job.request, version, job.from_checkpoint, for_trtexec=True)
     if not job.from_checkpoint:

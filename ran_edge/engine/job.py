@@ -1,7 +1,7 @@
 """One engine job from a source model (an ``.onnx`` with its sidecar, or a ``.pt`` checkpoint), shared by
 ``ran-edge build-engine`` and the benchmarks: the dry-run plan table, trtexec command lines, or the build.
 
-The source is planned once per TensorRT version (:func:`~ran_edge.engine.plan.plan_build`); that plan's
+The source is planned once per TensorRT version (:func:`~ran_edge.engine_contract.plan.plan_build`); that plan's
 pre-steps (export, QDQ quantization, FP16 analysis/conversion) run through :mod:`ran_edge.engine.prepare`,
 and only when they produced another ONNX is the plan remade for the file TensorRT actually reads.
 Progress and results go through ``log`` (``print`` by default); errors are :class:`RanEdgeError`.
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from ran_edge.artifact import ArtifactMeta, InputKind, Precision
-from ran_edge.engine.options import BuildRequest
-from ran_edge.engine.plan import BuildPlan
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.options import BuildRequest
+from ran_edge.engine_contract.plan import BuildPlan
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 
 Log = Callable[[str], None]
@@ -121,7 +121,7 @@ def source_meta(job: BuildJob) -> ArtifactMeta:
 def target_versions(job: BuildJob) -> List[TrtVersion]:
     """``job.trt_version``, else the installed TensorRT, else every target version (Nano 8.2 … 11.x)."""
     from ran_edge.engine.build import installed_trt_version
-    from ran_edge.engine.versions import TARGET_VERSIONS
+    from ran_edge.engine_contract.versions import TARGET_VERSIONS
 
     if job.trt_version:
         return [TrtVersion.parse(job.trt_version)]
@@ -157,8 +157,8 @@ def dry_run(job: BuildJob, trtexec: TrtexecLines = TrtexecLines.NEEDED, log: Log
     """Log the source, the request and the plan (or the refusal) for ``job.trt_version`` or every target
     version, with trtexec lines per ``trtexec``, then lint an ONNX source. Builds and writes nothing."""
     from ran_edge.engine.emit import trtexec_line
-    from ran_edge.engine.plan import plan_table
-    from ran_edge.engine.versions import TARGET_VERSIONS
+    from ran_edge.engine_contract.plan import plan_table
+    from ran_edge.engine_contract.versions import TARGET_VERSIONS
 
     src, from_ckpt, request = job.source, job.from_checkpoint, job.request
     meta = source_meta(job)
@@ -194,7 +194,7 @@ def prepare(job: BuildJob, plan: BuildPlan, meta: ArtifactMeta, log: Log = print
     """Run ``plan``'s pre-steps; returns the ONNX the TensorRT build consumes and its sidecar. An export is made at
     an opset the plan's TensorRT parser reads."""
     from ran_edge.engine.emit import export_opset
-    from ran_edge.engine.plan import PreStep
+    from ran_edge.engine_contract.plan import PreStep
     from ran_edge.engine.prepare import export_step, fp16_step, quantize_step
 
     stem, out_dir = job.out_path.stem, job.out_path.parent
@@ -221,7 +221,7 @@ def prepare_only(job: BuildJob, log: Log = print) -> Optional[Path]:
     from ran_edge import option_checks as checks
     from ran_edge.artifact import sidecar_path
     from ran_edge.engine.emit import needed_steps, check_opset
-    from ran_edge.engine.plan import plan_build
+    from ran_edge.engine_contract.plan import plan_build
     from ran_edge.engine.prepare import consumed_onnx
 
     versions = target_versions(job)
@@ -246,7 +246,7 @@ def prepare_only(job: BuildJob, log: Log = print) -> Optional[Path]:
 def _consumed_plan(plan: BuildPlan, onnx_meta: ArtifactMeta, request: BuildRequest, for_trtexec: bool) -> BuildPlan:
     """The plan for the ONNX TensorRT reads: the source plan itself when it had no pre-steps (same input,
     same plan), else planned again for the exported / quantized / analysed file."""
-    from ran_edge.engine.plan import plan_build
+    from ran_edge.engine_contract.plan import plan_build
 
     if not plan.pre_steps:
         return plan
@@ -259,7 +259,7 @@ def emit_trtexec(job: BuildJob, log: Log = print) -> PlanOutcome:
     runs and nothing is written (:mod:`ran_edge.engine.emit`); a command whose ONNX does not exist yet, or that
     the target's parser cannot read, is replaced by what to run first (an error for a single version)."""
     from ran_edge.engine.emit import trtexec_line
-    from ran_edge.engine.versions import TARGET_VERSIONS
+    from ran_edge.engine_contract.versions import TARGET_VERSIONS
 
     versions = target_versions(job)
     labels = dict(TARGET_VERSIONS)
@@ -287,8 +287,8 @@ def emit_trtexec(job: BuildJob, log: Log = print) -> PlanOutcome:
 def _calibration(job: BuildJob, plan: BuildPlan, onnx: Path, meta: ArtifactMeta) -> Tuple[Any, Optional[Path], Optional[str]]:
     """Feeds, cache path and manifest sha256 for the implicit calibrator (or the QDQ ONNX's manifest hash)."""
     from ran_edge.engine.calib import calibrator_reader
-    from ran_edge.engine.options import CalibKind
-    from ran_edge.engine.plan import PrecisionPath
+    from ran_edge.engine_contract.options import CalibKind
+    from ran_edge.engine_contract.plan import PrecisionPath
 
     if plan.path is not PrecisionPath.INT8_CALIBRATOR:
         return None, None, meta.extra.get("calibration_manifest_sha256")
@@ -306,9 +306,9 @@ def _resolve_precision(job: BuildJob, meta: ArtifactMeta, version: TrtVersion, e
     """Plan the source for the installed TensorRT and decide the precision this GPU builds; a fallback
     (``allow_fallback``) is warned about and planned again with the lower precision."""
     from ran_edge.engine.build import hardware_fast_precisions
-    from ran_edge.engine.options import CalibKind, CalibSource
-    from ran_edge.engine.plan import plan_build
-    from ran_edge.engine.versions import resolve_built_precision
+    from ran_edge.engine_contract.options import CalibKind, CalibSource
+    from ran_edge.engine_contract.plan import plan_build
+    from ran_edge.engine_contract.versions import resolve_built_precision
 
     request = job.request
     plan = plan_build(meta, request, version, job.from_checkpoint)
@@ -322,13 +322,14 @@ def _resolve_precision(job: BuildJob, meta: ArtifactMeta, version: TrtVersion, e
     return request, plan, built, note
 
 
-def build_engine_from_source(job: BuildJob, log: Log = print) -> BuildResult:
+def build_engine_from_source(job: BuildJob, log: Log = print, env: Optional[Any] = None) -> BuildResult:
     """Build ``job.out`` (+ ``.json`` sidecar) with the installed TensorRT: plan, pre-steps, calibration,
-    build. Raises :class:`RanEdgeError` (TensorRT missing, a refused plan, a failed step or build)."""
+    build. ``env``: the :class:`~ran_edge.engine_contract.meta.DeviceEnv` already detected for ``job.device``
+    (None: detected here). Raises :class:`RanEdgeError` (TensorRT missing, a refused plan, a failed step or build)."""
     from ran_edge.engine.build import build_engine, detect_env, require_tensorrt
 
     require_tensorrt()
-    env = detect_env(job.device)
+    env = env if env is not None else detect_env(job.device)
     version = TrtVersion.parse(env.trt_version)
     meta = source_meta(job)
     request, plan, built, note = _resolve_precision(job, meta, version, env, log)

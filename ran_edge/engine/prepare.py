@@ -1,4 +1,4 @@
-"""Pre-steps of a build (:class:`~ran_edge.engine.plan.PreStep`), through the export/quantize library.
+"""Pre-steps of a build (:class:`~ran_edge.engine_contract.plan.PreStep`), through the export/quantize library.
 
 ``.pt`` → FP32 ONNX (export, simplify, checks); FP32 ONNX → QDQ INT8 ONNX (calibration);
 FP32 ONNX → FP16 ONNX (for strongly typed builds). Files go next to the engine:
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, Tuple
 
 from ran_edge.artifact import ArtifactMeta, InputKind, read_sidecar
-from ran_edge.engine.options import CalibKind, CalibSource
+from ran_edge.engine_contract.options import CalibKind, CalibSource
 from ran_edge.errors import RanEdgeError
 
 Log = Callable[[str], None]
@@ -19,7 +19,7 @@ Log = Callable[[str], None]
 
 def consumed_onnx(src: Path, from_checkpoint: bool, pre_steps: Tuple[Any, ...], out: Path) -> Path:
     """The ONNX file the TensorRT build will read after ``pre_steps`` (the names the steps write)."""
-    from ran_edge.engine.plan import PreStep
+    from ran_edge.engine_contract.plan import PreStep
 
     path = out.parent / f"{out.stem}.onnx" if from_checkpoint else src
     if PreStep.QUANTIZE_QDQ in pre_steps:

@@ -15,10 +15,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ran_edge.artifact import (KIND_BY_SUFFIX, RUNTIME_BACKENDS, ArtifactKind, ArtifactMeta, Backend, InputKind,
-                               artifact_kind, read_sidecar, verify_hash)
+                               Precision, artifact_kind, read_sidecar, verify_hash)
 from ran_edge.errors import RanEdgeError
+from ran_edge.face_boxes import FaceFraming, aligned_crops, check_boxes, frame_region_batch, landmark_angle
 from ran_edge.model_input import model_input
 from ran_edge.runtime.base import InputError, Runner
+from ran_edge.runtime.choice import AUTO, LoadChoice, LoadRequest, Log
 
 
 #: sidecar ``format`` each backend accepts
@@ -49,8 +51,8 @@ def backend_for(path: Union[str, Path], backend: Union[str, Backend, None] = Non
         return chosen
     kind = artifact_kind(path)
     if kind is ArtifactKind.CHECKPOINT:
-        raise RanEdgeError(f"{path}: a checkpoint is not a runtime artifact; make one with 'ran-edge export' "
-                           "(.onnx/.ts) or 'ran-edge build-engine' (.engine)")
+        raise RanEdgeError(f"{path}: a checkpoint runs through load(path) with backend 'auto', 'ort', 'trt' or "
+                           "'torchscript' (exported into the build cache on first use)")
     if kind is None:
         suffixes = sorted(s for s, k in KIND_BY_SUFFIX.items() if k is not ArtifactKind.CHECKPOINT)
         raise RanEdgeError(f"{path}: unknown artifact type '{Path(path).suffix.lower()}', expected one of {suffixes} "
@@ -87,6 +89,16 @@ class Classifier:
             raise RanEdgeError(f"model outputs {list(names)}; expected logits and region_weights (a RAN exported by "
                                f"'ran-edge export'), not an unrelated model")
         self._logits, self._weights = "logits", "region_weights"
+        self.choice: Optional[LoadChoice] = None
+
+    def describe(self) -> LoadChoice:
+        """What runs and why: source, artifact, backend, precision, how the backend was chosen, and whether the
+        artifact came from the build cache (``str()`` of it is the one log line :func:`load` printed)."""
+        if self.choice is None:
+            backend = next((b for b in RUNTIME_BACKENDS if self.meta.format in _FORMATS[b]), Backend.ORT)
+            path = str(getattr(self.runner, "path", "in memory"))
+            self.choice = LoadChoice(path, path, backend, Precision(self.meta.precision), "runner given directly")
+        return self.choice
 
     @property
     def class_names(self) -> Tuple[str, ...]:
@@ -137,6 +149,36 @@ class Classifier:
             raise InputError(f"region batch: got {got}, expected [N*{k},3,R,R] (K={k} regions per face)")
         return self._run(region_batch)
 
+    def predict_on_boxes(self, frame: np.ndarray, boxes: Any, landmarks: Any = None, *,
+                         framing: Optional[FaceFraming] = None, kernel_device: str = "cpu") -> List[Prediction]:
+        """Faces of a whole frame, found by your own detector, → one prediction per box, in input order.
+
+        Args:
+            frame: ``HxWx3`` uint8 BGR.
+            boxes: ``(N, 4)`` x0, y0, x1, y1 in frame pixels (``N == 0`` gives ``[]``).
+            landmarks: optional ``(N, 5, 2)`` points (right eye, left eye, nose, right and left mouth corner);
+                the eye line is levelled before the face is cut, as in the video pipeline.
+            framing: how a box becomes the square face box (default: squared on its centre,
+                ``FaceFraming(1.0, 0.0)``, the pipeline's ``box_framing`` default).
+            kernel_device: ``cpu`` or ``cuda[:N]`` for the fused region-batch kernel (``regions`` artifacts).
+
+        The faces go through the same framing, alignment and cutting as :class:`ran_edge.video.Pipeline`
+        (:mod:`ran_edge.face_boxes`): aligned crops for a ``faces`` artifact, the fused region-batch kernel
+        straight from the frame for a ``regions`` artifact; all faces in one model call.
+        """
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            got = f"{type(frame).__name__} {getattr(frame, 'dtype', '')} {tuple(getattr(frame, 'shape', ()))}"
+            raise InputError(f"frame: got {got.strip()}, expected a numpy uint8 array HxWx3 (BGR)")
+        raw, marks = check_boxes(boxes, landmarks)
+        if not raw:
+            return []
+        framing = framing if framing is not None else FaceFraming()
+        faces = [framing.apply(b) for b in raw]
+        angles = [landmark_angle(lm) if lm else 0.0 for lm in marks]
+        if self.input_kind is InputKind.REGIONS:
+            return self.predict_regions(frame_region_batch(frame, faces, angles, self.meta, kernel_device))
+        return self.predict(aligned_crops(frame, faces, angles, int(self.meta.preprocess.face_size)))
+
     def _run(self, x: np.ndarray) -> List[Prediction]:
         dtype = np.dtype(self._input.dtype)
         if x.dtype != dtype:
@@ -181,27 +223,87 @@ def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, de
     return TorchScriptRunner(path, meta.inputs, [o.name for o in meta.outputs], options.get("torch_device", "cpu"))
 
 
-def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, device: int = 0, **options: Any) -> Classifier:
-    """Load an artifact (``.engine``, ``.onnx``, ``.ts``) and its sidecar into an active :class:`Classifier`.
+def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, device: int = 0, *,
+         precision: Union[str, Precision, None] = None, cache_dir: Union[str, Path, None] = None,
+         calib_data: Optional[str] = None, input_kind: Union[str, InputKind] = InputKind.FACES,
+         trust_checkpoint: bool = False, allow_accuracy_loss: bool = False, log: Optional[Log] = None,
+         **options: Any) -> Classifier:
+    """Load a model into an active :class:`Classifier`: a ``.pt`` checkpoint, an ``.onnx`` (FP32, FP16 or INT8
+    QDQ), an ``.engine`` or a ``.ts``, each ONNX/engine/TorchScript file with its sidecar.
+
+    A checkpoint, ``backend="auto"``, or a ``precision`` other than the file's goes through the on-demand
+    preparation (``docs/architecture.md`` §4): the backend is the fastest that is installed and works here
+    (TensorRT → ONNX Runtime CUDA → ONNX Runtime CPU → TorchScript), and what it needs (ONNX export, FP16/INT8
+    ONNX, TensorRT engine) is made once into the build cache and reused; the choice is one log line and
+    :meth:`Classifier.describe`.
 
     Args:
-        path: the artifact; ``<path>.json`` must sit next to it.
-        backend: ``"trt"``, ``"ort"`` or ``"torchscript"``; default from the suffix.
+        path: the model file.
+        backend: ``"auto"``, ``"trt"``, ``"ort"`` or ``"torchscript"``; default: from the suffix (``.engine``,
+            ``.onnx``, ``.ts``), ``auto`` for a checkpoint.
         device: CUDA device index (TensorRT, ONNX Runtime CUDA/TensorRT providers).
+        precision: ``"fp32"``, ``"fp16"`` or ``"int8"``; default: the file's own (a checkpoint: fp32).
+        cache_dir: build cache folder (default ``$RAN_EDGE_CACHE_DIR``, else the user's cache folder).
+        calib_data: INT8 calibration faces (``"synthetic"`` or a folder), when the source is not INT8 already.
+        input_kind: ``faces`` or ``regions``: the graph input a checkpoint is exported with.
+        trust_checkpoint: allow a checkpoint that needs arbitrary unpickling.
+        allow_accuracy_loss: keep an INT8 model that misses the calibration quality gate (recorded).
+        log: where the choice and build progress go (default ``print``).
         **options: backend options, see :func:`make_runner`.
 
     Raises:
         RanEdgeError: missing file or sidecar, wrong type, missing optional package (names the extra),
-            EngineMismatchError for an engine built for another TensorRT/GPU.
+            EngineMismatchError for an engine built for another TensorRT/GPU, no backend that fits, an
+            unwritable cache (names ``$RAN_EDGE_CACHE_DIR``).
     """
     path = Path(path)
-    kind = backend_for(path, backend)
+    kind = artifact_kind(path)
+    chosen = _backend_arg(backend)
+    wanted = _enum_arg("precision", Precision, precision) if precision is not None else None
+    kind_in = _enum_arg("input_kind", InputKind, input_kind)
+    if kind is None and chosen in (None, AUTO):
+        backend_for(path, None)  # the one-line error for an unknown suffix
     if not path.is_file():
         raise RanEdgeError(f"artifact not found: {path}")
-    meta = read_sidecar(path)
-    verify_hash(path, meta)
+    if chosen != AUTO and kind is not ArtifactKind.CHECKPOINT:
+        target = backend_for(path, chosen)
+        meta = read_sidecar(path)
+        if wanted is None or wanted is Precision(meta.precision):
+            verify_hash(path, meta)
+            check_meta_outputs(meta)
+            clf = Classifier(make_runner(path, meta, target, device, **options), meta)
+            clf.choice = LoadChoice(str(path), str(path), target, Precision(meta.precision),
+                                    "as asked" if chosen else "from the suffix")
+            return clf
+        chosen = target.value
+    from ran_edge.runtime.seam import prepare
+
+    request = LoadRequest(path, chosen or AUTO, wanted, device, Path(cache_dir) if cache_dir else None, calib_data,
+                          kind_in, trust_checkpoint, allow_accuracy_loss, log or print)
+    prepared = prepare(request)
+    meta = read_sidecar(prepared.artifact)
+    verify_hash(prepared.artifact, meta)
     check_meta_outputs(meta)
-    return Classifier(make_runner(path, meta, kind, device, **options), meta)
+    clf = Classifier(make_runner(prepared.artifact, meta, prepared.backend, device, **{**prepared.options, **options}), meta)
+    clf.choice = prepared.choice
+    return clf
+
+
+def _enum_arg(name: str, enum_type: Any, value: Any) -> Any:
+    """``enum_type(value)``, or a one-line error listing the accepted values."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise RanEdgeError(f"{name}: got {value!r}, expected one of {[m.value for m in enum_type]}") from None
+
+
+def _backend_arg(backend: Union[str, Backend, None]) -> Optional[str]:
+    """``None``, ``"auto"`` or a runtime backend's value; anything else is a one-line error."""
+    if backend is None:
+        return None
+    if str(getattr(backend, "value", backend)) == AUTO:
+        return AUTO
+    return backend_for("x", backend).value
 
 
 def check_meta_outputs(meta: ArtifactMeta) -> None:

@@ -1,7 +1,7 @@
 """TensorRT runner (TensorRT >= 8.5, name-based tensor API; the ``trt`` extra).
 
 Flow of ``activate()``: check the sidecar against the installed TensorRT and the GPU
-(:func:`ran_edge.engine.meta.check_engine` → :class:`EngineMismatchError` with the rebuild command),
+(:func:`ran_edge.engine_contract.meta.check_engine` → :class:`EngineMismatchError` with the rebuild command),
 deserialise the plan, create one execution context and one CUDA stream. ``infer(feed)``: set the
 input shapes, copy through pinned host buffers to device buffers (both reused across calls and
 re-allocated only when a larger batch arrives), ``execute_async_v3`` (or replay a CUDA graph
@@ -23,8 +23,8 @@ import numpy as np
 
 from ran_edge._lazy import require
 from ran_edge.artifact import ArtifactMeta, TensorSpec
-from ran_edge.engine.meta import DeviceEnv, check_engine, rebuild_hint
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.meta import DeviceEnv, check_engine, rebuild_hint
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import EngineMismatchError, RanEdgeError
 from ran_edge.runtime.base import Runner
 from ran_edge.cuda import CudaApi, PinnedBuffer, get_cuda_api

@@ -17,17 +17,16 @@ kernel (``ran_edge.kernels.region_batch``; its numpy reference when the library 
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ran_edge.artifact import InputKind
-from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
+from ran_edge.face_boxes import (Box, FaceFraming, aligned_crops, box_affine, check_boxes,  # noqa: F401  (box_affine re-exported)
+                                 frame_region_batch, landmark_angle)
 from ran_edge.video.detection import Detection, Detector
-from ran_edge.video.geometry import Box, box_area, clip_box, crop_face, landmark_angle
+from ran_edge.video.geometry import box_area, clip_box
 from ran_edge.video.profile import StageClock
 from ran_edge.video.smooth import SmoothConfig, Smoother
 from ran_edge.video.track import IouTracker, Track, TrackerConfig
@@ -55,6 +54,8 @@ class PipelineConfig:
         hold_frames: a face the detector misses is still reported (at the tracker's predicted box,
             with its last smoothed values) for this many frames; the track itself lives on for the
             tracker's ``max_age`` so that its id survives a longer occlusion.
+        box_framing: how boxes given to ``process(frame, boxes=...)`` (your own detector's) become the square
+            face box; the default squares them on their centre (as :meth:`Classifier.predict_on_boxes`).
     """
 
     detect_every: int = 1
@@ -63,6 +64,7 @@ class PipelineConfig:
     kernel_device: str = "cpu"
     align: bool = True
     hold_frames: int = 2
+    box_framing: FaceFraming = FaceFraming()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", InferencePath(self.path))
@@ -107,17 +109,6 @@ class FaceResult:
         return d
 
 
-def box_affine(box: Box, angle_deg: float = 0.0) -> np.ndarray:
-    """``[2,3]`` map from face units ``[0,1]^2`` to frame pixels of a (rotated) square face box."""
-    cx, cy = 0.5 * (box[0] + box[2]), 0.5 * (box[1] + box[3])
-    sx, sy = box[2] - box[0], box[3] - box[1]
-    t = math.radians(angle_deg)
-    c, s = math.cos(t), math.sin(t)
-    m = np.array([[c * sx, -s * sy, 0.0], [s * sx, c * sy, 0.0]])
-    m[:, 2] = np.array([cx, cy]) - m[:, :2] @ np.array([0.5, 0.5])
-    return m
-
-
 class Pipeline:
     """Detect → track → one batched inference for all faces → temporal smoothing, frame by frame.
 
@@ -134,11 +125,7 @@ class Pipeline:
     def __init__(self, classifier: Any, detector: Optional[Detector] = None, tracker: Optional[IouTracker] = None,
                  smoother: Optional[Smoother] = None, config: PipelineConfig = PipelineConfig(),
                  clock: Optional[StageClock] = None):
-        if detector is None:
-            from ran_edge.video.detect import make_detector
-
-            detector = make_detector("haar")
-        self.classifier, self.detector, self.config = classifier, detector, config
+        self.classifier, self._detector, self.config = classifier, detector, config
         self.tracker = tracker if tracker is not None else IouTracker(TrackerConfig())
         self.smoother = smoother if smoother is not None else Smoother(SmoothConfig())
         self.clock = clock if clock is not None else StageClock()
@@ -147,25 +134,41 @@ class Pipeline:
         self.path = resolve_path(config.path, str(getattr(meta.input_kind, "value", meta.input_kind)))
         self._frame_index = 0
 
+    @property
+    def detector(self) -> Detector:
+        """The detector (``make_detector("haar")`` made on first need when none was given)."""
+        if self._detector is None:
+            from ran_edge.video.detect import make_detector
+
+            self._detector = make_detector("haar")
+        return self._detector
+
     def reset(self) -> None:
         """Forget tracks and smoothing state (e.g. at a scene cut or a new video)."""
         self.tracker.reset()
         self.smoother = Smoother(self.smoother.config)
         self._frame_index = 0
 
-    def process(self, frame: np.ndarray) -> List[FaceResult]:
-        """All faces of one ``HxWx3`` uint8 BGR frame, in track-id order."""
+    def process(self, frame: np.ndarray, boxes: Optional[Any] = None, landmarks: Optional[Any] = None) -> List[FaceResult]:
+        """All faces of one ``HxWx3`` uint8 BGR frame, in track-id order.
+
+        ``boxes``: your own detector's faces on this frame, ``(N, 4)`` x0, y0, x1, y1 pixels (optionally
+        ``landmarks`` ``(N, 5, 2)``: right eye, left eye, nose, right and left mouth corner), used instead of
+        the pipeline's detector; they are framed by ``config.box_framing`` and tracked and smoothed as
+        detections are. An empty ``(0, 4)`` array means no face on this frame.
+        """
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             got = f"{type(frame).__name__} {getattr(frame, 'dtype', '')} {tuple(getattr(frame, 'shape', ()))}"
             raise RanEdgeError(f"frame: got {got.strip()}, expected a numpy uint8 array HxWx3 (BGR)")
         clock, cfg = self.clock, self.config
-        detect_now = self._frame_index % cfg.detect_every == 0
+        given = None if boxes is None else check_boxes(boxes, landmarks)
+        detect_now = given is not None or self._frame_index % cfg.detect_every == 0
         self._frame_index += 1
         if detect_now:
             with clock("detect"):
-                dets = self.detector.detect(frame)
+                dets = self.detector.detect(frame) if given is None else [Detection(b, 1.0, lm) for b, lm in zip(*given)]
             with clock("track"):
-                framing = self.detector.framing
+                framing = self.detector.framing if given is None else cfg.box_framing
                 tracks = self.tracker.update([framing.apply(d.box) for d in dets], dets)
         else:
             with clock("track"):
@@ -193,37 +196,16 @@ class Pipeline:
     def _classify(self, frame: np.ndarray, tracks: Sequence[Track]) -> List[Any]:
         clf, clock = self.classifier, self.clock
         angles = [self._angle(t)[0] for t in tracks]
+        boxes = [t.box for t in tracks]
         if self.path is InferencePath.KERNEL:
             with clock("preprocess"):
-                batch = self._region_batch(frame, tracks, angles)
+                batch = frame_region_batch(frame, boxes, angles, clf.meta, self.config.kernel_device)
             with clock("infer"):
                 return clf.predict_regions(batch)
         with clock("preprocess"):
-            size = int(clf.meta.preprocess.face_size)
-            crops = [crop_face(frame, t.box, size, a) for t, a in zip(tracks, angles)]
+            crops = aligned_crops(frame, boxes, angles, int(clf.meta.preprocess.face_size))
         with clock("infer"):
             return clf.predict(crops)
-
-    def _region_batch(self, frame: np.ndarray, tracks: Sequence[Track], angles: Sequence[float]) -> np.ndarray:
-        from ran_edge.kernels import region_batch
-
-        meta = self.classifier.meta
-        dtype = meta.inputs[0].dtype if getattr(meta, "inputs", None) else "float32"
-        dtype = dtype if dtype in ("float32", "float16") else "float32"
-        if any(angles) and meta.preprocess.crop is CropConvention.OFFICIAL:
-            # The official convention cuts upright whole-pixel boxes: align (rotate) each face first, as the
-            # official pipeline's face files are, then cut its regions (the faces-input path of the same model).
-            from ran_edge.model_input import prepare_model_input
-
-            size = int(meta.preprocess.face_size)
-            crops = [crop_face(frame, t.box, size, a) for t, a in zip(tracks, angles)]
-            return prepare_model_input(crops, InputKind.REGIONS, meta.preset, meta.preprocess).astype(dtype)
-        if any(angles):
-            affines = np.stack([box_affine(t.box, a) for t, a in zip(tracks, angles)])
-            return region_batch(frame, None, meta.preset, dtype=dtype, device=self.config.kernel_device,
-                                spec=meta.preprocess, affines=affines)
-        boxes = np.asarray([t.box for t in tracks], dtype=np.float64)
-        return region_batch(frame, boxes, meta.preset, dtype=dtype, device=self.config.kernel_device, spec=meta.preprocess)
 
     def _smooth(self, tracks: Sequence[Track], run: Sequence[Track], preds: Sequence[Any]) -> List[FaceResult]:
         by_id = {t.track_id: p for t, p in zip(run, preds)}

@@ -28,6 +28,9 @@ class VideoSession:
         backend: runtime backend (None: from the artifact's suffix).
         detector: detector spec (``haar``, ``haar:CASCADE.xml``, ``hog``, ``yunet:MODEL.onnx``, ``oracle:TRUTH.json``).
         fps: frame rate of an image folder.
+        precision: run at this precision (None: the model's own); see :func:`ran_edge.runtime.load`.
+        calib_data: INT8 calibration faces for ``precision="int8"`` from an FP32 model.
+        cache_dir: the build cache folder (None: ``$RAN_EDGE_CACHE_DIR``, else the user's cache folder).
     """
 
     source: str
@@ -35,12 +38,15 @@ class VideoSession:
     backend: Optional[str] = None
     detector: str = "haar"
     fps: float = 25.0
+    precision: Optional[str] = None
+    calib_data: Optional[str] = None
+    cache_dir: Optional[Path] = None
 
 
 def check_model(model: str) -> None:
-    """The model artifact exists (a one-line error naming the commands that make one, else)."""
+    """The model file exists (a one-line error naming the commands that make one, else)."""
     if not Path(model).is_file():
-        raise RanEdgeError(f"--model {model}: artifact not found; expected an .onnx/.engine/.ts file made by "
+        raise RanEdgeError(f"--model {model}: artifact not found; expected a .pt checkpoint or an .onnx/.engine/.ts file made by "
                            "'ran-edge export' or 'ran-edge build-engine'")
 
 
@@ -58,7 +64,8 @@ def run_session(session: VideoSession, tracker: IouTracker, smoother: Smoother, 
         detector = make_detector(session.detector)
         from ran_edge.runtime import load
 
-        classifier = load(session.model, backend=session.backend)
+        classifier = load(session.model, backend=session.backend, precision=session.precision,
+                          calib_data=session.calib_data, cache_dir=session.cache_dir, log=log)
     except BaseException:
         source.close()
         raise

@@ -10,7 +10,7 @@ import pytest
 from ran_edge.engine.build import INSTALL_HINT, match_layers, require_tensorrt
 from ran_edge.artifact import sha256_file
 from ran_edge.engine.calib import calibration_data_spec, calibrator_reader
-from ran_edge.engine.options import CalibKind, CalibSource
+from ran_edge.engine_contract.options import CalibKind, CalibSource
 from ran_edge.errors import DataError, RanEdgeError
 from tests.engine.helpers import onnx_meta
 
@@ -72,9 +72,9 @@ def test_polygraphy_api_mismatch_is_one_line_error(monkeypatch, tmp_path):
     import types
 
     from ran_edge.engine import build
-    from ran_edge.engine.meta import DeviceEnv
-    from ran_edge.engine.options import BuildRequest
-    from ran_edge.engine.plan import plan_build
+    from ran_edge.engine_contract.meta import DeviceEnv
+    from ran_edge.engine_contract.options import BuildRequest
+    from ran_edge.engine_contract.plan import plan_build
 
     def engine_bytes(*args, **kwargs):
         def load():

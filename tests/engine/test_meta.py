@@ -6,7 +6,7 @@ import pytest
 
 from ran_edge.artifact import Precision, TensorSpec, read_sidecar, write_sidecar
 from ran_edge.engine import BuildRequest, DeviceEnv, check_engine, engine_meta, engine_problems, plan_build
-from ran_edge.engine.meta import BuildRecord, parse_cc, rebuild_hint
+from ran_edge.engine_contract.meta import BuildRecord, parse_cc, rebuild_hint
 from ran_edge.errors import EngineMismatchError, RanEdgeError
 from tests.engine.helpers import onnx_meta
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ran_edge.artifact import Precision
-from ran_edge.engine.versions import (TrtVersion, detect_jetpack, fast_precisions, jetpack_from_l4t,
+from ran_edge.engine_contract.versions import (TrtVersion, detect_jetpack, fast_precisions, jetpack_from_l4t,
                                       parse_nv_tegra_release, resolve_built_precision)
 from ran_edge.errors import RanEdgeError
 

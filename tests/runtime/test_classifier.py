@@ -78,7 +78,7 @@ def test_backend_choice_and_errors(tiny_artifacts, tmp_path):
     _, paths = tiny_artifacts
     assert backend_for("a.engine") is Backend.TRT and backend_for("a.onnx") is Backend.ORT
     assert backend_for("a.ts") is Backend.TORCHSCRIPT and backend_for("a.bin", "ort") is Backend.ORT
-    with pytest.raises(RanEdgeError, match="checkpoint is not a runtime artifact"):
+    with pytest.raises(RanEdgeError, match="a checkpoint runs through load"):
         backend_for(paths["pt"])
     with pytest.raises(RanEdgeError, match="unknown artifact type"):
         backend_for("model.xyz")

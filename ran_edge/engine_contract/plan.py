@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ran_edge.artifact import ArtifactMeta, InputKind, Precision
-from ran_edge.engine.options import BuildRequest, CalibKind, CalibSource, Int8Method
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.options import BuildRequest, CalibKind, CalibSource, Int8Method
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 
 #: Sidecar ``extra`` key (written by the FP16 analysis of ran_edge.export) listing ONNX node names to keep in FP32.

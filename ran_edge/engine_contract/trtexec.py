@@ -1,4 +1,4 @@
-"""The trtexec command equivalent to a :class:`~ran_edge.engine.plan.BuildPlan` (``--emit-trtexec``).
+"""The trtexec command equivalent to a :class:`~ran_edge.engine_contract.plan.BuildPlan` (``--emit-trtexec``).
 
 For the Jetson Nano (TensorRT 8.0/8.2, no ran-edge Python build) and for users who build on the
 device. The ``.engine.json`` sidecar is not written by trtexec: copy the ONNX sidecar and run
@@ -10,8 +10,8 @@ from __future__ import annotations
 import shlex
 from typing import List
 
-from ran_edge.engine.plan import BuildPlan, PrecisionPath
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.plan import BuildPlan, PrecisionPath
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import RanEdgeError
 
 

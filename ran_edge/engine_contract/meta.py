@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ran_edge.artifact import ArtifactMeta, Precision, TensorSpec
-from ran_edge.engine.plan import BuildPlan
-from ran_edge.engine.versions import TrtVersion
+from ran_edge.engine_contract.plan import BuildPlan
+from ran_edge.engine_contract.versions import TrtVersion
 from ran_edge.errors import EngineMismatchError, RanEdgeError
 
 #: ``extra`` keys written into every engine sidecar.
