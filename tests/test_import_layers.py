@@ -51,7 +51,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.bench",),
     ("ran_edge.video",),
     ("ran_edge.serve",),
-    ("ran_edge.demo_run",),
+    ("ran_edge.demo_run", "ran_edge.demo_summary"),
     ("ran_edge.conformance",),
     # the command line
     ("ran_edge.cli", "ran_edge.__main__"),
