@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ran_edge.presets",),
     ("ran_edge.preprocess",),
     ("ran_edge.artifact",),
+    ("ran_edge.artifact_check",),
     # the fused region-batch kernel, and the one sidecar -> model input function built on it
     ("ran_edge.kernels",),
     ("ran_edge.model_input",),

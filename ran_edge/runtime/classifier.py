@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ran_edge.artifact import (KIND_BY_SUFFIX, RUNTIME_BACKENDS, ArtifactKind, ArtifactMeta, Backend, InputKind,
-                               artifact_kind, read_sidecar, verify_hash)
+                               artifact_kind)
+from ran_edge.artifact_check import validate_artifact
 from ran_edge.errors import RanEdgeError
 from ran_edge.model_input import model_input
 from ran_edge.runtime.base import InputError, Runner
@@ -196,18 +197,6 @@ def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, devi
     """
     path = Path(path)
     kind = backend_for(path, backend)
-    if not path.is_file():
-        raise RanEdgeError(f"artifact not found: {path}")
-    meta = read_sidecar(path)
-    verify_hash(path, meta)
-    check_meta_outputs(meta)
+    meta = validate_artifact(path)  # the one artifact validation (ran_edge/artifact_check.py)
     return Classifier(make_runner(path, meta, kind, device, **options), meta)
 
-
-def check_meta_outputs(meta: ArtifactMeta) -> None:
-    """The sidecar's output specs agree with its class list (``logits`` ``[N, len(class_names)]``)."""
-    n = len(meta.class_names)
-    for spec in meta.outputs:
-        if spec.name == "logits" and len(spec.shape) == 2 and spec.shape[1] not in (-1, n):
-            raise RanEdgeError(f"sidecar: logits have {spec.shape[1]} classes but class_names lists {n}; "
-                               f"expected the sidecar written with this model")
