@@ -12,10 +12,8 @@ from typing import Any, Iterable, Optional
 
 from ran_edge.errors import RanEdgeError
 
-#: upper bounds that keep a typo from exhausting memory (a billion-face batch, a million threads)
-MAX_BATCH = 4096
-MAX_THREADS = 256
-MAX_ITERS = 1_000_000
+#: upper bounds that keep a typo from exhausting memory (a billion-face batch, a million threads): docs/bounds.md
+from ran_edge.bounds import MAX_BATCH, MAX_ITERS, MAX_THREADS  # noqa: E402,F401  (re-exported)
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
