@@ -113,8 +113,10 @@ def check_outputs(outputs: Iterable[Any], inputs: Iterable[Any] = (), *, folders
     seen: dict[str, Path] = {}
     for out in outs:
         real = _real(out)
-        if real in seen and seen[real] != out:
-            raise RanEdgeError(f"{out}: the same output path is given twice (also as {seen[real]}); expected distinct paths")
+        if real in seen:
+            also = "" if seen[real] == out else f" (also as {seen[real]})"
+            raise RanEdgeError(f"{out}: the same output path is given twice{also}, one output would overwrite another; "
+                               f"expected distinct paths")
         seen[real] = out
         for inp, what in ins.items():
             if _same_file(out, inp):
