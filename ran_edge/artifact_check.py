@@ -51,16 +51,18 @@ def _dims(value_info: Any) -> list[Any]:
     return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value_info.type.tensor_type.shape.dim]
 
 
-def check_onnx_graph(path: Path, meta: ArtifactMeta) -> None:
-    """The ONNX graph's I/O agrees with the sidecar (skipped when the ``onnx`` package is not installed)."""
-    try:
-        import onnx
-    except ImportError:
-        return
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
-        raise _fail(path, f"not an ONNX model ({type(exc).__name__})") from exc
+def check_onnx_graph(path: Path, meta: ArtifactMeta, model: Any = None) -> None:
+    """The ONNX graph's I/O (of ``model``, or read from ``path``) agrees with the sidecar (skipped when the ``onnx``
+    package is not installed)."""
+    if model is None:
+        try:
+            import onnx
+        except ImportError:
+            return
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # protobuf's DecodeError and friends: not an ONNX file
+            raise _fail(path, f"not an ONNX model ({type(exc).__name__})") from exc
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
     ins = {i.name: _dims(i) for i in graph.input if i.name not in initializers}

@@ -68,6 +68,16 @@ def existing_file(option: str, path: Any, expected: str) -> Path:
     return p
 
 
+def face_folder(option: str, text: Any) -> None:
+    """``synthetic`` (with options) or an existing folder of face images (checked before any work)."""
+    if text is None or str(text).strip().split(":")[0] == "synthetic":
+        return
+    p = Path(str(text)).expanduser()
+    if not p.is_dir():
+        what = "not found" if not p.exists() else "is not a folder"
+        raise RanEdgeError(f"{option} {text}: {what}; expected 'synthetic' or a folder of face images")
+
+
 def empty_folder(path: Any, flag: str = "--force") -> None:
     """``path`` does not exist or is an empty folder; otherwise refused with a pointer to ``flag``."""
     p = Path(path)

@@ -225,12 +225,14 @@ class ResultSet:
         self._staging: dict[str, Path] = {}
         self._targets: dict[Path, Path] = {}  # staged → target
         self._scratch: list[Path] = []
+        self._created: list[Path] = []  # folders this set made for its targets: removed again unless committed
         self._done = False
 
     def _stage_dir(self, parent: Path) -> Path:
         key = _real(parent)
         if key not in self._staging:
             try:
+                self._created += created_folders(parent)
                 parent.mkdir(parents=True, exist_ok=True)
                 self._staging[key] = Path(tempfile.mkdtemp(prefix=".ran-edge-stage-", dir=parent))
             except OSError as exc:
@@ -313,12 +315,34 @@ class ResultSet:
         for d in self._staging.values():
             shutil.rmtree(d, ignore_errors=True)
         self._staging.clear()
+        if not self._done:  # a failed or interrupted result leaves the file system as it found it
+            remove_created(self._created)
+        self._created = []
 
     def __enter__(self) -> "ResultSet":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._cleanup()
+
+
+def created_folders(folder: Any) -> list[Path]:
+    """The folders that ``mkdir -p folder`` would create, outermost first (none when it exists)."""
+    missing: list[Path] = []
+    p = Path(os.path.abspath(os.path.expanduser(str(folder))))
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return list(reversed(missing))
+
+
+def remove_created(folders: Iterable[Path]) -> None:
+    """Remove ``folders`` (as listed by :func:`created_folders`), innermost first, each only while it is empty."""
+    for f in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        try:
+            os.rmdir(f)
+        except OSError:
+            pass  # not empty (another writer's files, or ours committed), or already gone
 
 
 def _fsync_tree_dir(folder: Path) -> None:

@@ -156,8 +156,7 @@ def _wanted(cfg: BenchConfig, kind: str) -> list[Backend]:
 def _file_specs(artifact: str, kind: str, cfg: BenchConfig) -> list[SubjectSpec]:
     from ran_edge.artifact_check import validate_artifact
 
-    # the one artifact validation (the graph is compared by runtime.load, per configuration)
-    meta = validate_artifact(artifact, graph=False)
+    meta = validate_artifact(artifact)  # the one artifact validation, before any configuration runs
     own = RegionPath.of_meta(meta)
     wanted = _wanted(cfg, kind)
     backends = [b for b in wanted if b in NATIVE[kind]] if wanted else [NATIVE[kind][0]]

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     checks.int_range("--max-higher-precision", args.max_higher_precision, 0)
     checks.int_range("--holdout-num", args.holdout_num, 1, 100_000)
     checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
+    checks.face_folder("--data", args.data)
+    checks.face_folder("--holdout", args.holdout)
     from ran_edge._lazy import require
 
     require("onnxruntime", "INT8 calibration")

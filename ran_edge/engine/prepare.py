@@ -33,7 +33,7 @@ def load_source_meta(path: Path) -> ArtifactMeta:
     """Sidecar of an ONNX source; refuses other artifact formats."""
     from ran_edge.artifact_check import validate_artifact
 
-    meta = validate_artifact(path, graph=False)  # the graph is linted by the plan
+    meta = validate_artifact(path)  # the one artifact validation (the graph I/O against the sidecar too)
     if meta.format != "onnx":
         raise RanEdgeError(f"{path}: the sidecar says format '{meta.format}', expected an ONNX model")
     return meta
