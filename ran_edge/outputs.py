@@ -345,6 +345,27 @@ def remove_created(folders: Iterable[Path]) -> None:
             pass  # not empty (another writer's files, or ours committed), or already gone
 
 
+class FolderGuard:
+    """The output folder of a job that writes into it step by step (``train``, ``bench``, ``demo``): on an exception
+    or Ctrl-C, the folders this job created are removed again while empty, and each ``scratch`` subfolder it created
+    (intermediate files only, e.g. bench's exports) is removed with its contents: a failed command leaves the file
+    system as it found it. ``with FolderGuard(out, scratch=[out / "artifacts"]): ...``."""
+
+    def __init__(self, folder: Any, scratch: Sequence[Any] = ()) -> None:
+        self.created = created_folders(folder)
+        self.scratch = [Path(s) for s in scratch if not os.path.lexists(os.path.expanduser(str(s)))]
+
+    def __enter__(self) -> "FolderGuard":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            return
+        for s in self.scratch:
+            shutil.rmtree(s, ignore_errors=True)
+        remove_created(self.created)
+
+
 def _fsync_tree_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
