@@ -329,7 +329,8 @@ def serve_forever(artifact: Union[str, Path], options: ServeOptions, log: Callab
             while not stop.wait(0.5):
                 if server._triton is not None and not server._triton.is_alive():
                     raise ServeError("the Triton server exited unexpectedly")
-            log(f"draining: new requests are refused, accepted ones answered for at most {options.exit_timeout_s:g} s")
+            log(f"shutting down: draining (new requests refused, accepted ones answered for at most "
+                f"{options.exit_timeout_s:g} s)")
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
