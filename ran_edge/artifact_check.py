@@ -36,7 +36,8 @@ def check_meta(path: Path, meta: ArtifactMeta) -> None:
         raise _fail(path, f"the sidecar lists duplicate class names {list(meta.class_names)}")
     names = [t.name for t in meta.inputs]
     if names != [InputKind(meta.input_kind).value]:
-        raise _fail(path, f"the sidecar's inputs {names} do not match its input_kind '{InputKind(meta.input_kind).value}'")
+        kind = InputKind(meta.input_kind).value
+        raise _fail(path, f"the sidecar's inputs {names} do not match its input_kind '{kind}'")
     outs = {t.name: t for t in meta.outputs}
     if set(outs) != {"logits", "region_weights"}:
         raise _fail(path, f"the sidecar's outputs are {sorted(outs)}, not logits and region_weights")
@@ -73,7 +74,8 @@ def check_onnx_graph(path: Path, meta: ArtifactMeta, model: Any = None) -> None:
 
 def _agree(path: Path, what: str, graph: Mapping[str, Sequence[Any]], specs: Sequence[TensorSpec]) -> None:
     if sorted(graph) != sorted(t.name for t in specs):
-        raise _fail(path, f"the graph's {what} {sorted(graph)} differ from the sidecar's {sorted(t.name for t in specs)}")
+        names = sorted(t.name for t in specs)
+        raise _fail(path, f"the graph's {what} {sorted(graph)} differ from the sidecar's {names}")
     for spec in specs:
         dims = graph[spec.name]
         fixed = [(i, d) for i, d in enumerate(dims) if isinstance(d, int) and d > 0]

@@ -126,7 +126,7 @@ SYNTHETIC: Mapping[str, Bound] = {"n_train": B(1, 1_000_000), "n_val": B(1, 1_00
 
 
 def check_synthetic_spec(option: str, text: str) -> None:
-    """Bounds of the numeric options of a ``synthetic:k=v,...`` spec (other specs pass: they are checked when opened)."""
+    """Bounds of the numeric options of a ``synthetic:k=v,...`` spec (other specs pass: checked when opened)."""
     head, colon, rest = text.strip().partition(":")
     if head != "synthetic" or not colon:
         return

@@ -132,7 +132,8 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[st
     """Load a ran-edge checkpoint → ``(model in eval mode, payload)``."""
     obj = read_checkpoint_file(path, trust)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        hint = " (an official RAN checkpoint? use 'ran-edge import-checkpoint')" if isinstance(obj, dict) and "state_dict" in obj else ""
+        official = isinstance(obj, dict) and "state_dict" in obj
+        hint = " (an official RAN checkpoint? use 'ran-edge import-checkpoint')" if official else ""
         raise CheckpointError(f"{path}: not a ran-edge checkpoint{hint}")
     _check_payload_types(path, obj)
     if int(obj.get("schema_version", 0)) > SCHEMA_VERSION:
