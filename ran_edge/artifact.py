@@ -191,7 +191,7 @@ class ArtifactMeta:
                 ran_edge_version=str(d.get("ran_edge_version", "?")),
                 schema_version=version,
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RanEdgeError(f"{source}: invalid ran-edge metadata ({type(exc).__name__}: {exc})") from exc
 
     def with_extra(self, **updates: Any) -> "ArtifactMeta":

@@ -12,10 +12,8 @@ from typing import Any, Iterable, Optional
 
 from ran_edge.errors import RanEdgeError
 
-#: upper bounds that keep a typo from exhausting memory (a billion-face batch, a million threads)
-MAX_BATCH = 4096
-MAX_THREADS = 256
-MAX_ITERS = 1_000_000
+#: upper bounds that keep a typo from exhausting memory (a billion-face batch, a million threads): docs/bounds.md
+from ran_edge.bounds import MAX_BATCH, MAX_ITERS, MAX_THREADS  # noqa: E402,F401  (re-exported)
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -68,6 +66,16 @@ def existing_file(option: str, path: Any, expected: str) -> Path:
         what = "is a folder" if p.is_dir() else "not found"
         raise RanEdgeError(f"{option} {path}: {what}; expected {expected}")
     return p
+
+
+def face_folder(option: str, text: Any) -> None:
+    """``synthetic`` (with options) or an existing folder of face images (checked before any work)."""
+    if text is None or str(text).strip().split(":")[0] == "synthetic":
+        return
+    p = Path(str(text)).expanduser()
+    if not p.is_dir():
+        what = "not found" if not p.exists() else "is not a folder"
+        raise RanEdgeError(f"{option} {text}: {what}; expected 'synthetic' or a folder of face images")
 
 
 def empty_folder(path: Any, flag: str = "--force") -> None:

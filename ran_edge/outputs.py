@@ -9,7 +9,9 @@ the ones already made are undone and the previous files put back. An exception (
 that removes the staging folders: nothing half-written ever reaches a target path.
 
 Paths are checked before any work starts (:func:`check_outputs`): an output that is, or resolves to
-through links, one of the command's inputs is refused (it would destroy the input), as are an output
+through links, one of the command's inputs *or one of their companions* (:func:`companions`: the sidecar
+``X.json``, the calibration manifest and cache beside an INT8 model) is refused (it would destroy the
+input, or make it unloadable), as are an output
 that is an existing folder where a file is expected and a parent that is not a writable folder.
 File-system errors become one-line :class:`~ran_edge.errors.RanEdgeError` messages.
 """
@@ -55,30 +57,70 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+#: suffixes of model files whose companions (sidecar, manifest, cache) belong to them
+MODEL_SUFFIXES = (".onnx", ".engine", ".plan", ".trt", ".ts", ".torchscript", ".pt", ".pth", ".tar")
+
+
+def companions(path: Any) -> list[Path]:
+    """The files that belong to the input ``path`` and are read with it: its sidecar ``X.json`` (every input),
+    and for a model file the calibration manifest ``<stem>.calibration.json`` and TensorRT calibration cache
+    ``<stem>.calibration.cache`` that ``calibrate`` and ``build-engine`` write beside it. A sidecar's companion is
+    its model. Existing or not (the caller filters)."""
+    p = Path(os.path.expanduser(str(path)))
+    out = [p.with_name(p.name + ".json")]
+    name = p.name
+    if name.endswith(".json") and len(name) > 5:
+        out.append(p.with_name(name[:-5]))
+    low = name.lower()
+    for suffix in MODEL_SUFFIXES:
+        if low.endswith(suffix) and len(name) > len(suffix):
+            stem = name[:-len(suffix)]
+            out += [p.with_name(stem + ".calibration.json"), p.with_name(stem + ".calibration.cache")]
+            break
+    return out
+
+
+def with_companions(inputs: Iterable[Any]) -> dict[Path, str]:
+    """``inputs`` and each one's existing companions (:func:`companions`) → how to name each in an error."""
+    out: dict[Path, str] = {}
+    for p in inputs:
+        if p is None or str(p) == "":
+            continue
+        out.setdefault(Path(p), f"the input {p}")
+        if os.path.isfile(os.path.expanduser(str(p))):
+            for c in companions(p):
+                if os.path.lexists(c):
+                    out.setdefault(c, f"the input {c} (it belongs to the input {p})")
+    return out
+
+
 def check_outputs(outputs: Iterable[Any], inputs: Iterable[Any] = (), *, folders: Iterable[Any] = ()) -> None:
     """Refuse, before any work, outputs that would destroy an input or cannot be written.
 
     Args:
         outputs: file paths the command will write.
-        inputs: paths the command reads (files or folders); an output equal to one (through a symlink,
-            a hard link or ``..`` too) is refused. Inputs that do not exist are ignored (nothing to destroy).
+        inputs: paths the command reads (files or folders); an output equal to one or to one of its companions
+            (through a symlink, a hard link or ``..`` too) is refused. Inputs that do not exist are ignored
+            (nothing to destroy).
         folders: output paths that are folders (an existing folder there is fine).
 
     Raises:
         RanEdgeError: one line naming the path, what is wrong and what is expected.
     """
-    ins = [Path(p) for p in inputs if p is not None and str(p) != "" and os.path.lexists(os.path.expanduser(str(p)))]
+    ins = {p: what for p, what in with_companions(inputs).items() if os.path.lexists(os.path.expanduser(str(p)))}
     dirs = {_real(Path(p)) for p in folders if p is not None}
     outs = [Path(p) for p in outputs if p is not None] + [Path(p) for p in folders if p is not None]
     seen: dict[str, Path] = {}
     for out in outs:
         real = _real(out)
-        if real in seen and seen[real] != out:
-            raise RanEdgeError(f"{out}: the same output path is given twice (also as {seen[real]}); expected distinct paths")
+        if real in seen:
+            also = "" if seen[real] == out else f" (also as {seen[real]})"
+            raise RanEdgeError(f"{out}: the same output path is given twice{also}, one output would overwrite another; "
+                               f"expected distinct paths")
         seen[real] = out
-        for inp in ins:
+        for inp, what in ins.items():
             if _same_file(out, inp):
-                raise RanEdgeError(f"{out}: output path is the input {inp}; writing it would destroy the input, "
+                raise RanEdgeError(f"{out}: output path is {what}; writing it would destroy the input, "
                                    f"expected a different output path")
         if real not in dirs and Path(real).is_dir():
             raise RanEdgeError(f"{out}: is a folder; expected a file path to write")
@@ -183,12 +225,14 @@ class ResultSet:
         self._staging: dict[str, Path] = {}
         self._targets: dict[Path, Path] = {}  # staged → target
         self._scratch: list[Path] = []
+        self._created: list[Path] = []  # folders this set made for its targets: removed again unless committed
         self._done = False
 
     def _stage_dir(self, parent: Path) -> Path:
         key = _real(parent)
         if key not in self._staging:
             try:
+                self._created += created_folders(parent)
                 parent.mkdir(parents=True, exist_ok=True)
                 self._staging[key] = Path(tempfile.mkdtemp(prefix=".ran-edge-stage-", dir=parent))
             except OSError as exc:
@@ -271,12 +315,55 @@ class ResultSet:
         for d in self._staging.values():
             shutil.rmtree(d, ignore_errors=True)
         self._staging.clear()
+        if not self._done:  # a failed or interrupted result leaves the file system as it found it
+            remove_created(self._created)
+        self._created = []
 
     def __enter__(self) -> "ResultSet":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._cleanup()
+
+
+def created_folders(folder: Any) -> list[Path]:
+    """The folders that ``mkdir -p folder`` would create, outermost first (none when it exists)."""
+    missing: list[Path] = []
+    p = Path(os.path.abspath(os.path.expanduser(str(folder))))
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return list(reversed(missing))
+
+
+def remove_created(folders: Iterable[Path]) -> None:
+    """Remove ``folders`` (as listed by :func:`created_folders`), innermost first, each only while it is empty."""
+    for f in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        try:
+            os.rmdir(f)
+        except OSError:
+            pass  # not empty (another writer's files, or ours committed), or already gone
+
+
+class FolderGuard:
+    """The output folder of a job that writes into it step by step (``train``, ``bench``, ``demo``): on an exception
+    or Ctrl-C, the folders this job created are removed again while empty, and each ``scratch`` subfolder it created
+    (intermediate files only, e.g. bench's exports) is removed with its contents: a failed command leaves the file
+    system as it found it. ``with FolderGuard(out, scratch=[out / "artifacts"]): ...``."""
+
+    def __init__(self, folder: Any, scratch: Sequence[Any] = ()) -> None:
+        self.created = created_folders(folder)
+        self.scratch = [Path(s) for s in scratch if not os.path.lexists(os.path.expanduser(str(s)))]
+
+    def __enter__(self) -> "FolderGuard":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if exc_type is None:
+            return
+        for s in self.scratch:
+            shutil.rmtree(s, ignore_errors=True)
+        remove_created(self.created)
 
 
 def _fsync_tree_dir(folder: Path) -> None:

@@ -23,10 +23,11 @@ PACKAGE = ROOT / "ran_edge"
 LAYERS: list[tuple[str, ...]] = [
     # base: torch-free helpers that any layer may use
     ("ran_edge.errors", "ran_edge.jsonio"),
-    ("ran_edge._lazy", "ran_edge.outputs", "ran_edge.option_checks", "ran_edge.crop", "ran_edge.metrics", "ran_edge.cuda"),
+    ("ran_edge._lazy", "ran_edge.outputs", "ran_edge.option_checks", "ran_edge.bounds", "ran_edge.crop", "ran_edge.metrics", "ran_edge.cuda"),
     ("ran_edge.presets",),
     ("ran_edge.preprocess",),
     ("ran_edge.artifact",),
+    ("ran_edge.artifact_check",),
     # the build cache (keys, lock, verified entries), torch-free
     ("ran_edge.cache",),
     # the fused region-batch kernel, and the one sidecar -> model input function built on it

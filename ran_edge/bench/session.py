@@ -56,7 +56,10 @@ def run_and_report(cfg: BenchConfig, log: Log = print) -> BenchResult:
     :class:`RanEdgeError` when every configuration failed, since nothing was measured."""
     from ran_edge.bench.harness import run_bench
 
-    result = run_bench(cfg)
+    from ran_edge.outputs import FolderGuard
+
+    with FolderGuard(cfg.out, scratch=[cfg.out / "artifacts"]):  # a failed or interrupted bench leaves no folder
+        result = run_bench(cfg)
     rows = result.doc["speed"] + result.doc["accuracy"]
     failed = sum(r["status"] == "error" for r in rows)
     log(f"bench report: {result.md_path}" + (f" ({failed} configuration(s) failed, see the table)" if failed else ""))

@@ -154,11 +154,9 @@ def _wanted(cfg: BenchConfig, kind: str) -> list[Backend]:
 
 
 def _file_specs(artifact: str, kind: str, cfg: BenchConfig) -> list[SubjectSpec]:
-    from ran_edge.artifact import read_sidecar  # (its sha256 is verified by runtime.load, per configuration)
+    from ran_edge.artifact_check import validate_artifact
 
-    if not Path(artifact).is_file():
-        raise RanEdgeError(f"artifact not found: {artifact}")
-    meta = read_sidecar(artifact)  # not a RAN artifact → one-line error
+    meta = validate_artifact(artifact)  # the one artifact validation, before any configuration runs
     own = RegionPath.of_meta(meta)
     wanted = _wanted(cfg, kind)
     backends = [b for b in wanted if b in NATIVE[kind]] if wanted else [NATIVE[kind][0]]

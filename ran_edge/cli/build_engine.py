@@ -53,8 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ran_edge.engine_contract.options import BatchProfile, BuildRequest, CalibSource
-    from ran_edge.engine.job import (BuildJob, TrtexecLines, build_engine_from_source, check_source, dry_run, emit_trtexec,
-                                     prepare_only)
+    from ran_edge.engine.job import (BuildJob, TrtexecLines, build_engine_from_source, check_job_outputs, check_source,
+                                     dry_run, emit_trtexec, prepare_only)
 
     from ran_edge.errors import RanEdgeError
 
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
                    calib_num=args.calib_num, allow_accuracy_loss=args.allow_accuracy_loss,
                    allow_fp32_fallback=args.allow_fp32_fallback, trt_version=args.trt_version,
                    device=args.device)
+    check_job_outputs(job)  # before any work, in every mode (a dry run refuses what the build would)
     if args.dry_run:
         return 0 if dry_run(job, TrtexecLines.ALL if args.emit_trtexec else TrtexecLines.NEEDED).ok else 1
     if args.emit_trtexec:

@@ -60,15 +60,21 @@ def run(args: argparse.Namespace) -> int:
     checks.int_range("--max-higher-precision", args.max_higher_precision, 0)
     checks.int_range("--holdout-num", args.holdout_num, 1, 100_000)
     checks.int_range("--batch-size", args.batch_size, 1, checks.MAX_BATCH)
-    checks.outputs([args.report], inputs=[args.onnx, args.data, args.holdout, args.out, args.manifest, args.trt_cache])
+    checks.face_folder("--data", args.data)
+    checks.face_folder("--holdout", args.holdout)
     from ran_edge._lazy import require
 
     require("onnxruntime", "INT8 calibration")
     from ran_edge.cli.common import write_json_atomic
     from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
+    from ran_edge.quantize.calibrate import calibration_files
     from ran_edge.quantize.finetune import default_finetune
 
     targets = [QuantTarget.TENSORRT, QuantTarget.CPU] if args.target == "both" else [QuantTarget(args.target)]
+    # every output (the flavours, their sidecars, manifest, cache and --report), distinct and none onto an input or
+    # an input's companion, before any work
+    checks.outputs(calibration_files(args.out, targets, args.manifest, args.trt_cache) + [args.report],
+                   inputs=[args.onnx, args.data, args.holdout])
     run_ = calibrate_onnx(args.onnx, args.out, data=args.data, num=args.num, method=args.method, percentile=args.percentile,
                           per_channel=args.per_channel, targets=targets, keep_fp32=args.keep_fp32, manifest=args.manifest,
                           trt_cache=args.trt_cache, trt_version=args.trt_version, batch_size=args.batch_size, seed=args.seed,

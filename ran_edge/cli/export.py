@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.check_fp16:
         checks.int_range("--fp16-num", args.fp16_num, 1, 100_000)
+        checks.face_folder("--fp16-data", args.fp16_data)
     outs = [args.out, artifact.sidecar_path(args.out)]
     if args.check_fp16:
         from ran_edge.export.fp16 import fp16_path

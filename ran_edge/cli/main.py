@@ -13,7 +13,7 @@ import sys
 import traceback
 from typing import Sequence
 
-from ran_edge import __version__
+from ran_edge import __version__, bounds
 from ran_edge.cli.common import DefaultsHelpFormatter
 from ran_edge.cli.failures import EXPECTED, InterruptWatch, OneLineParser, one_line, quiet_finalizers
 
@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP, formatter_class=DefaultsHelpFormatter)
         p.add_argument("-v", "--verbose", action="store_true", help="show tracebacks on errors")
         module.add_arguments(p)
+        bounds.apply(name, p)  # the one table of bounds (docs/bounds.md), checked at parse time
         p.set_defaults(_run=module.run)
     return parser
 

@@ -40,6 +40,16 @@ def run(args: argparse.Namespace) -> int:
     checks.int_range("--seed", args.seed, 0)
     checks.int_range("--threads", args.threads, 1, 256)
     checks.existing_file("model", args.model, "a .pt checkpoint or an FP32 .onnx from 'ran-edge export'")
+    checks.face_folder("--calib-data", args.calib_data)
+    from pathlib import Path
+
+    from ran_edge.artifact import sidecar_path
+
+    out = Path(args.out)
+    stem = out.name[:-5] if out.name.endswith(".onnx") else out.name
+    files = [out, out.with_name(f"{stem}.fp32.onnx"), out.with_name(f"{stem}.cpu.onnx")]
+    # every output and its sidecar, against the model, its companions and the data, before any work
+    checks.outputs([p for f in files for p in (f, sidecar_path(f))], inputs=[args.model, args.data, args.calib_data])
     from ran_edge._lazy import require
 
     require("torch", "QAT")

@@ -18,6 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="ran", help="Triton model name (default: ran)")
     p.add_argument("--backend", choices=("ort", "trt", "torchscript"), default=None, help="runtime backend (default: from the suffix)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads per instance")
+    p.add_argument("--drain-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="on SIGTERM or Ctrl-C: stop accepting requests, answer those already accepted for at most this "
+                        "long, then exit (default 30)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,5 +28,6 @@ def run(args: argparse.Namespace) -> int:
 
     options = ServeOptions(http_port=args.port, host=args.host, max_batch=args.max_batch, instances=args.instances,
                            dynamic_batching=not args.no_dynamic_batching, queue_delay_us=args.queue_delay_us,
-                           model_name=args.name, backend=args.backend, threads=args.threads)
+                           model_name=args.name, backend=args.backend, threads=args.threads,
+                           exit_timeout_s=args.drain_timeout)
     return serve_forever(args.artifact, options, log=lambda s: print(f"ran-edge serve: {s}", flush=True))

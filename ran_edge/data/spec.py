@@ -24,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
+from ran_edge.bounds import SYNTHETIC, check_synthetic_spec
 from ran_edge.data.classes import (
     AFFECTNET7_CLASSES,
     AFFECTNET8_CLASSES,
@@ -41,14 +42,12 @@ SYNTHETIC_DEFAULTS: Mapping[str, int] = MappingProxyType(
 )
 
 
-def _positive_int(key: str, value: str) -> None:
-    if not re.fullmatch(r"\d+", value) or int(value) < 1:
-        raise RanEdgeError(f"data option {key}={value!r} is invalid; expected a positive integer")
-
-
-def _non_negative_int(key: str, value: str) -> None:
-    if not re.fullmatch(r"\d+", value):
-        raise RanEdgeError(f"data option {key}={value!r} is invalid; expected an integer >= 0")
+def _bounded_int(key: str, value: str) -> None:
+    """An integer within the bounds of ``ran_edge.bounds.SYNTHETIC`` (docs/bounds.md)."""
+    try:
+        check_synthetic_spec("--data", f"synthetic:{key}={value}")
+    except ValueError as exc:
+        raise RanEdgeError(str(exc).split(": ", 1)[1]) from None
 
 
 def _choice(*allowed: str) -> Callable[[str, str], None]:
@@ -61,8 +60,7 @@ def _choice(*allowed: str) -> Callable[[str, str], None]:
 
 #: Allowed options per kind, each with its value check.
 _OPTIONS: Mapping[str, Mapping[str, Callable[[str, str], None]]] = {
-    "synthetic": {"n_train": _positive_int, "n_val": _positive_int, "n_test": _positive_int,
-                  "size": _positive_int, "seed": _non_negative_int},
+    "synthetic": {key: _bounded_int for key in SYNTHETIC},
     "rafdb": {},
     "ferplus": {"votes": _choice("0", "1")},
     "affectnet": {"classes": _choice("7", "8"), "crop": _choice("0", "1")},

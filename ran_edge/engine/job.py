@@ -34,6 +34,18 @@ def check_source(path: Union[str, Path]) -> Path:
     return src
 
 
+def check_job_outputs(job: "BuildJob") -> None:
+    """The engine and its sidecar against the inputs (the source and its companions, the calibration data or cache,
+    the timing cache), before any work, in every mode: ``--dry-run`` and ``--emit-trtexec`` refuse what a build
+    would refuse (an output onto an input, under a regular file, in an unwritable folder)."""
+    from ran_edge import option_checks as checks
+    from ran_edge.artifact import sidecar_path
+
+    calib = job.request.calib
+    checks.outputs([job.out_path, sidecar_path(job.out_path)],
+                   inputs=[job.source, getattr(calib, "path", None), job.request.timing_cache])
+
+
 @dataclass(frozen=True)
 class BuildJob:
     """An engine job: what to build from, where to write it, and the request.

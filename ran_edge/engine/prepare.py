@@ -31,12 +31,11 @@ def consumed_onnx(src: Path, from_checkpoint: bool, pre_steps: Tuple[Any, ...], 
 
 def load_source_meta(path: Path) -> ArtifactMeta:
     """Sidecar of an ONNX source; refuses other artifact formats."""
-    from ran_edge.artifact import verify_hash
+    from ran_edge.artifact_check import validate_artifact
 
-    meta = read_sidecar(path)
+    meta = validate_artifact(path)  # the one artifact validation (the graph I/O against the sidecar too)
     if meta.format != "onnx":
         raise RanEdgeError(f"{path}: the sidecar says format '{meta.format}', expected an ONNX model")
-    verify_hash(path, meta)
     return meta
 
 

@@ -198,6 +198,8 @@ def check_onnx_file(path: str | Path, torch_model: Any | None = None, samples: i
         model = onnx.load(str(path))
     except Exception as exc:
         raise RanEdgeError(f"{path}: not a readable ONNX model ({type(exc).__name__}); expected an .onnx file") from exc
-    meta = read_sidecar(path)
+    from ran_edge.artifact_check import validate_artifact
+
+    meta = validate_artifact(path)  # the one artifact validation, as runtime.load, export-triton, serve and bench
     io = GraphIO(meta.input_kind, meta.inputs, meta.outputs)
     return check_onnx_model(model, torch_model, io, None, samples, log)

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ran_edge._lazy import require
-from ran_edge.artifact import ArtifactMeta, InputKind, Precision, TensorSpec, read_sidecar, verify_hash
+from ran_edge.artifact import ArtifactMeta, InputKind, Precision, TensorSpec
+from ran_edge.artifact_check import check_onnx_graph, validate_artifact
 from ran_edge.errors import RanEdgeError
 
 OUTPUT_NAMES: tuple[str, str] = ("logits", "region_weights")
@@ -104,8 +105,8 @@ def load_ran_onnx(onnx_path: str | Path) -> tuple[Any, ArtifactMeta]:
         onnx.checker.check_model(model)
     except Exception as exc:  # DecodeError, ValidationError, ...
         raise RanEdgeError(f"{path}: corrupt or not an ONNX model ({type(exc).__name__}); expected a file from 'ran-edge export'") from exc
-    meta = read_sidecar(path)
-    verify_hash(path, meta)
+    meta = validate_artifact(path, graph=False)  # the graph was just parsed: compared here
+    check_onnx_graph(path, meta, model)
     names_in = [i.name for i in model.graph.input]
     names_out = [o.name for o in model.graph.output]
     if meta.format != "onnx" or names_in != [t.name for t in meta.inputs] or names_out != [t.name for t in meta.outputs]:

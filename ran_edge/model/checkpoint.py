@@ -101,12 +101,41 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+#: the checkpoint fields whose values must be mappings, and the config fields that must be mappings too
+_MAPPINGS = ("config", "state_dict")
+_CONFIG_MAPPINGS = ("preset", "preprocess")
+
+
+def _check_payload_types(path: str | Path, obj: dict[str, Any]) -> None:
+    """The payload's fields have the types the loader reads (a hand-edited file gets one line, never a traceback)."""
+    def bad(field: str, value: Any, expected: str) -> CheckpointError:
+        return CheckpointError(f"{path}: corrupt ran-edge checkpoint ({field}: got {type(value).__name__} "
+                               f"{str(value)[:40]!r}, expected {expected})")
+
+    version = obj.get("schema_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise bad("schema_version", version, "an integer")
+    for key in _MAPPINGS:
+        if not isinstance(obj.get(key), dict):
+            raise bad(key, obj.get(key), "a mapping")
+    if obj.get("meta") is not None and not isinstance(obj["meta"], dict):
+        raise bad("meta", obj["meta"], "a mapping")
+    for key in _CONFIG_MAPPINGS:
+        if key in obj["config"] and not isinstance(obj["config"][key], dict):
+            raise bad(f"config.{key}", obj["config"][key], "a mapping")
+    names = obj["config"].get("class_names")
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise bad("config.class_names", names, "a list of names")
+
+
 def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[str, Any]]:
     """Load a ran-edge checkpoint → ``(model in eval mode, payload)``."""
     obj = read_checkpoint_file(path, trust)
-    if obj.get("format") != FORMAT:
-        hint = " (an official RAN checkpoint? use 'ran-edge import-checkpoint')" if "state_dict" in obj else ""
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        official = isinstance(obj, dict) and "state_dict" in obj
+        hint = " (an official RAN checkpoint? use 'ran-edge import-checkpoint')" if official else ""
         raise CheckpointError(f"{path}: not a ran-edge checkpoint{hint}")
+    _check_payload_types(path, obj)
     if int(obj.get("schema_version", 0)) > SCHEMA_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint schema {obj['schema_version']} is newer than this ran-edge supports ({SCHEMA_VERSION}); upgrade ran-edge"
@@ -114,7 +143,7 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[st
     try:
         model = RAN(RanConfig.from_dict(obj["config"]))
         model.load_state_dict(obj["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: corrupt ran-edge checkpoint ({_first_line(exc)})") from exc
     model.eval()
     from ran_edge.artifact import training_data_of

@@ -79,6 +79,18 @@ def output_paths(out: str | Path, targets: Sequence[QuantTarget]) -> dict[QuantT
     return paths
 
 
+def calibration_files(out: str | Path, targets: Sequence[QuantTarget], manifest: str | Path | None = None,
+                      trt_cache: str | Path | None = None) -> list[Path]:
+    """Every file a calibration writes: the manifest, the TensorRT cache, each flavour and its sidecar (defaults
+    beside ``out``), so that a caller can check its own outputs (``--report``) against them before any work."""
+    out = Path(out)
+    stem = out.name[:-5] if out.name.endswith(".onnx") else out.name
+    paths = output_paths(out, targets)
+    manifest_path = Path(manifest) if manifest else default_manifest_path(out)
+    cache_path = Path(trt_cache) if trt_cache else out.with_name(stem + ".calibration.cache")
+    return [manifest_path, cache_path] + [f for t in targets for f in (paths[t], sidecar_path(paths[t]))]
+
+
 def settings_for(method: str, percentile: float = DEFAULT_PERCENTILE) -> tuple[RangeSetting, ...]:
     """``auto`` → the measured candidates; a method name → that one setting."""
     if method == AUTO:
@@ -202,10 +214,8 @@ def calibrate_onnx(onnx_path: str | Path, out: str | Path, *, data: str = "synth
     _, meta = load_ran_onnx(onnx_path)  # fail on a bad model before touching data
     out = Path(out)
     paths = output_paths(out, targets)
-    stem = out.name[:-5] if out.name.endswith(".onnx") else out.name
-    manifest_path = Path(manifest) if manifest else default_manifest_path(out)
-    cache_path = Path(trt_cache) if trt_cache else out.with_name(stem + ".calibration.cache")
-    final_files = [manifest_path, cache_path] + [f for t in targets for f in (paths[t], sidecar_path(paths[t]))]
+    final_files = calibration_files(out, targets, manifest, trt_cache)
+    manifest_path, cache_path = final_files[0], final_files[1]
     result_set = ResultSet(  # outputs that would destroy an input, or cannot be written, are refused before any work
         final_files, inputs=[onnx_path, sidecar_path(onnx_path), data, holdout])
     if data.strip() == "synthetic":

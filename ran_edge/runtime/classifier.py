@@ -15,7 +15,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ran_edge.artifact import (KIND_BY_SUFFIX, RUNTIME_BACKENDS, ArtifactKind, ArtifactMeta, Backend, InputKind,
-                               Precision, artifact_kind, read_sidecar, verify_hash)
+                               Precision, artifact_kind, read_sidecar)
+from ran_edge.artifact_check import validate_artifact
 from ran_edge.errors import RanEdgeError
 from ran_edge.face_boxes import FaceFraming, aligned_crops, check_boxes, frame_region_batch, landmark_angle
 from ran_edge.model_input import model_input
@@ -269,8 +270,7 @@ def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, devi
         target = backend_for(path, chosen)
         meta = read_sidecar(path)
         if wanted is None or wanted is Precision(meta.precision):
-            verify_hash(path, meta)
-            check_meta_outputs(meta)
+            meta = validate_artifact(path)  # the one artifact validation (ran_edge/artifact_check.py)
             clf = Classifier(make_runner(path, meta, target, device, **options), meta)
             clf.choice = LoadChoice(str(path), str(path), target, Precision(meta.precision),
                                     "as asked" if chosen else "from the suffix")
@@ -281,9 +281,7 @@ def load(path: Union[str, Path], backend: Union[str, Backend, None] = None, devi
     request = LoadRequest(path, chosen or AUTO, wanted, device, Path(cache_dir) if cache_dir else None, calib_data,
                           kind_in, trust_checkpoint, allow_accuracy_loss, log or print)
     prepared = prepare(request)
-    meta = read_sidecar(prepared.artifact)
-    verify_hash(prepared.artifact, meta)
-    check_meta_outputs(meta)
+    meta = validate_artifact(prepared.artifact)
     clf = Classifier(make_runner(prepared.artifact, meta, prepared.backend, device, **{**prepared.options, **options}), meta)
     clf.choice = prepared.choice
     return clf
@@ -305,11 +303,3 @@ def _backend_arg(backend: Union[str, Backend, None]) -> Optional[str]:
         return AUTO
     return backend_for("x", backend).value
 
-
-def check_meta_outputs(meta: ArtifactMeta) -> None:
-    """The sidecar's output specs agree with its class list (``logits`` ``[N, len(class_names)]``)."""
-    n = len(meta.class_names)
-    for spec in meta.outputs:
-        if spec.name == "logits" and len(spec.shape) == 2 and spec.shape[1] not in (-1, n):
-            raise RanEdgeError(f"sidecar: logits have {spec.shape[1]} classes but class_names lists {n}; "
-                               f"expected the sidecar written with this model")

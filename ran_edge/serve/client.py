@@ -18,7 +18,19 @@ from ran_edge.serve.server import INPUT, OUTPUTS, missing_serve_dependency
 
 
 #: connection failures (refused, reset, DNS, timeouts: all OSError subclasses, incl. socket.timeout)
-_NETWORK_ERRORS = (OSError, ConnectionError, TimeoutError)
+def _network_errors() -> tuple:
+    """What a dropped connection raises: OS errors, and geventhttpclient's own (``HTTPConnectionClosed`` is none)."""
+    errors: tuple = (OSError, ConnectionError, TimeoutError)
+    try:
+        from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
+
+        errors += (HTTPConnectionClosed, HTTPParseError)
+    except ImportError:
+        pass
+    return errors
+
+
+_NETWORK_ERRORS = _network_errors()
 
 
 def one_line(message: str) -> str:

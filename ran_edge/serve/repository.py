@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple, Union
 
-from ran_edge.artifact import read_sidecar, sidecar_path, verify_hash
+from ran_edge.artifact import sidecar_path
+from ran_edge.artifact_check import validate_artifact
 from ran_edge.errors import RanEdgeError
 from ran_edge.outputs import ResultSet
 from ran_edge.serve.triton_config import (LABELS_FILE, META_FILE, TritonOptions, plan_model, preprocess_names,
@@ -60,10 +61,7 @@ def export_triton(artifact: Union[str, Path], repo: Union[str, Path], options: T
             existing model folder without ``overwrite``.
     """
     artifact, repo = Path(artifact), Path(repo)
-    if not artifact.is_file():
-        raise RanEdgeError(f"artifact not found: {artifact}")
-    meta = read_sidecar(artifact)
-    verify_hash(artifact, meta)  # never copy into a repository a file its sidecar does not describe
+    meta = validate_artifact(artifact)  # never copy into a repository a file its sidecar does not describe
     plan = plan_model(meta, options)
     names = [plan.name] + (list(preprocess_names(plan)) if with_preprocess else [])
     with ResultSet(inputs=[artifact, sidecar_path(artifact)], folders=[repo / n for n in names]) as rs:

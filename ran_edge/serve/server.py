@@ -21,6 +21,7 @@ names the cause and the fix (:class:`ServeError`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -69,7 +70,8 @@ class ServeOptions:
         model_name: the Triton model name.
         backend: runtime backend (``ort``/``trt``/``torchscript``); default from the artifact suffix.
         threads: ONNX Runtime intra-op threads per instance (None: ORT's default).
-        exit_timeout_s: how long Triton waits for in-flight requests at shutdown.
+        exit_timeout_s: the drain bound (``--drain-timeout``): at a stop, Triton refuses new requests and answers those
+            it has accepted (running or queued) for at most this long, then exits.
     """
 
     http_port: int = 8000
@@ -84,7 +86,7 @@ class ServeOptions:
     model_name: str = "ran"
     backend: Optional[str] = None
     threads: Optional[int] = None
-    exit_timeout_s: int = 5
+    exit_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -94,6 +96,8 @@ class ServeOptions:
         for what, port in (("--port", self.http_port), ("grpc port", self.grpc_port), ("metrics port", self.metrics_port)):
             if port is not None and not 0 < port < 65536:
                 raise RanEdgeError(f"{what}: got {port}, expected 1..65535")
+        if not 0 <= self.exit_timeout_s <= 3600:
+            raise RanEdgeError(f"--drain-timeout: got {self.exit_timeout_s}, expected 0..3600 seconds")
         if any(b < 1 or b > self.max_batch for b in self.preferred_batch):
             raise RanEdgeError(f"--preferred-batch {list(self.preferred_batch)}: expected sizes in 1..{self.max_batch}")
 
@@ -150,8 +154,9 @@ def _input_of(request: Any) -> Any:
 
 
 class Drain:
-    """In-flight request count for a graceful stop: :meth:`close` refuses new requests (one line), and
-    :meth:`wait` blocks until those already running have answered (bounded), before Triton is stopped."""
+    """In-flight request count of the infer functions. A stop first lets Triton drain (it refuses new requests and
+    answers the accepted ones, :meth:`TritonServer.stop`); then :meth:`close` refuses whatever still reaches an infer
+    function (one line) and :meth:`wait` lets those already running finish before the runners are released."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -257,7 +262,8 @@ class TritonServer:
         os.environ.update(stub_environment())
         http, grpc, metrics = opts.ports
         config = TritonConfig(http_address=opts.host, http_port=http, grpc_address=opts.host, grpc_port=grpc,
-                              metrics_address=opts.host, metrics_port=metrics, exit_timeout_secs=opts.exit_timeout_s)
+                              metrics_address=opts.host, metrics_port=metrics,
+                              exit_timeout_secs=int(math.ceil(opts.exit_timeout_s)))
         c, k = len(meta.class_names), meta.preset.num_regions
         if opts.dynamic_batching:
             batcher = DynamicBatcher(max_queue_delay_microseconds=opts.queue_delay_us,
@@ -281,12 +287,15 @@ class TritonServer:
         return self
 
     def stop(self) -> None:
-        """Refuse new requests, let in-flight ones answer (up to ``exit_timeout_s``), stop Triton, release the runners."""
-        self.drain.close()
-        self.drain.wait(self.options.exit_timeout_s)
+        """The drain: Triton stops accepting (new requests are refused with "server not ready") and answers every
+        request it accepted, running or queued, for at most ``exit_timeout_s``; then Triton exits, the infer functions
+        are closed and the runners released. Idempotent."""
         triton, self._triton = self._triton, None
         if triton is not None:
-            triton.stop()
+            _allow_drain(self.options.exit_timeout_s)
+            triton.stop()  # SIGINT to tritonserver: its own --exit-timeout-secs drain, our infer functions still open
+        self.drain.close()
+        self.drain.wait(max(1.0, self.options.exit_timeout_s))
         for clf in self._classifiers:
             clf.close()
         self._classifiers = []
@@ -296,6 +305,16 @@ class TritonServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _allow_drain(exit_timeout_s: float) -> None:
+    """PyTriton kills tritonserver when it has not exited 30 s after the stop signal: give it the drain time plus
+    a margin, so that ``--drain-timeout`` and not PyTriton bounds the drain."""
+    try:
+        from pytriton.server import triton_server
+    except ImportError:  # pragma: no cover - serve needs PyTriton anyway
+        return
+    triton_server.SERVER_OUTPUT_TIMEOUT_SECS = max(30, int(math.ceil(exit_timeout_s)) + 15)
 
 
 def serve_forever(artifact: Union[str, Path], options: ServeOptions, log: Callable[[str], None] = print) -> int:
@@ -310,7 +329,8 @@ def serve_forever(artifact: Union[str, Path], options: ServeOptions, log: Callab
             while not stop.wait(0.5):
                 if server._triton is not None and not server._triton.is_alive():
                     raise ServeError("the Triton server exited unexpectedly")
-            log("shutting down")
+            log(f"shutting down: draining (new requests refused, accepted ones answered for at most "
+                f"{options.exit_timeout_s:g} s)")
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

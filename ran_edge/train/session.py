@@ -76,7 +76,11 @@ def run_training(job: TrainJob, log: Log = print) -> TrainResult:
         skipped = load_trunk_weights(model, job.init_backbone, trust=job.trust_checkpoint)
         log(f"loaded trunk weights from {job.init_backbone} (skipped {len(skipped)} non-trunk keys)")
     log(f"training on {len(train_ds)} faces, validating on {len(val_ds)} ({job.data})")
-    result = train(model, train_ds, val_ds, cfg, job.out, resume=job.resume, meta={"data": job.data}, progress=job.progress)
+    from ran_edge.outputs import FolderGuard
+
+    with FolderGuard(job.out):  # a run that fails before its first checkpoint leaves no empty folder
+        result = train(model, train_ds, val_ds, cfg, job.out, resume=job.resume, meta={"data": job.data},
+                       progress=job.progress)
     log(f"best val accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch}; "
         f"checkpoints: {result.best_path}, {result.last_path} ({result.seconds:.0f} s)")
     return result

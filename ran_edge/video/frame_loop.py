@@ -184,13 +184,19 @@ def run_video(source: FrameSource, pipeline: Pipeline, outputs: RunOutputs,
         if cv2 is not None:
             cv2.destroyAllWindows()
         try:
-            if finished:  # whole frames in both files (also after Ctrl-C); after an error, neither file
+            # whole frames in both files (also after Ctrl-C); after an error, or when no frame was processed, neither
+            if finished and summary.frames:
                 if sink is not None and sink.frames == 0:
                     result.drop(outputs.video)
                 summary.outputs = [str(p) for p in result.commit()]
         finally:
             result.__exit__(None, None, None)
         summary.wall_s = time.perf_counter() - t_start
+    if not summary.frames and not summary.interrupted:  # processed nothing: a failure, not an empty success
+        skipped = source.stats.skipped
+        raise RanEdgeError(f"{source.description}: no frame could be processed"
+                           + (f" ({skipped} unreadable frame(s) skipped)" if skipped else " (the source gave no frame)")
+                           + "; expected a source with at least one readable frame; nothing was written")
     return summary
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,24 +83,51 @@ def test_bad_input_is_one_line_exit_1(tiny_artifacts, tmp_path, capsys):
         ([str(tiny_artifacts["onnx"]), "--paths", "per-region"], "implements the region-batch path"),
     ]
     for argv, needle in cases:
-        assert main(["bench", *argv, "--out", str(tmp_path / "o"), "--no-progress"]) == 1, argv
+        try:
+            code = main(["bench", *argv, "--out", str(tmp_path / "o"), "--no-progress"])
+        except SystemExit as exc:  # bounds are checked when the command line is parsed (docs/bounds.md)
+            code = exc.code
+        assert code == 1, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and needle in err[0], (argv, err)
     assert not (tmp_path / "o" / "bench.json").exists()
 
 
-def test_a_failing_configuration_is_reported_and_the_rest_run(tiny_artifacts, tmp_path, capsys):
+def test_a_pair_its_sidecar_does_not_describe_is_refused_before_any_configuration(tiny_artifacts, tmp_path, capsys):
+    """The one artifact validation (issue 24): bench refuses the pair up front, as runtime.load would (issue #15)."""
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx graph")
     shutil.copy(str(tiny_artifacts["onnx"]) + ".json", str(broken) + ".json")
     out = tmp_path / "o"
     code = main(["bench", str(broken), str(tiny_artifacts["onnx"]), "--batch", "1", "--iters", "2", "--warmup", "0",
                  "--suites", "none", "--out", str(out), "--no-progress", "--no-plots"])
+    assert code == 1 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not match onnx_sha256" in err[0], err
+
+
+def test_a_failing_configuration_is_reported_and_the_rest_run(tiny_artifacts, tmp_path, capsys, monkeypatch):
+    import ran_edge.bench.loaders as loaders
+    from ran_edge.errors import RanEdgeError
+
+    broken = tmp_path / "broken.onnx"
+    shutil.copy(tiny_artifacts["onnx"], broken)
+    shutil.copy(str(tiny_artifacts["onnx"]) + ".json", str(broken) + ".json")
+    real = loaders.load_runtime_subject
+
+    def fails_for_broken(spec, cfg, artifact=None):  # a configuration that fails only when it runs
+        if Path(spec.artifact).name == "broken.onnx":
+            raise RanEdgeError("the runner could not start")
+        return real(spec, cfg, artifact)
+
+    monkeypatch.setattr(loaders, "load_runtime_subject", fails_for_broken)
+    out = tmp_path / "o"
+    code = main(["bench", str(broken), str(tiny_artifacts["onnx"]), "--batch", "1", "--iters", "2", "--warmup", "0",
+                 "--suites", "none", "--out", str(out), "--no-progress", "--no-plots"])
     assert code == 0
     doc = json.loads((out / "bench.json").read_text())
     status = {m["artifact"].split("/")[-1]: (m["status"], m["error"]) for m in doc["models"]}
-    # a file its sidecar does not describe is refused by runtime.load's sha256 check (issue #15)
-    assert status["broken.onnx"][0] == "error" and "does not match onnx_sha256" in status["broken.onnx"][1]
+    assert status["broken.onnx"][0] == "error" and "could not start" in status["broken.onnx"][1]
     assert status["tiny.onnx"] == ("ok", None)
     assert [r["status"] for r in doc["speed"]] == ["error", "ok"]
     assert "error: RanEdgeError" in (out / "bench.md").read_text()

@@ -43,7 +43,7 @@ def test_parse_path_with_comma(tmp_path):
         ("rafdb:/no/such/dir", DataError, r"data path not found: /no/such/dir"),
         ("rafdb:", RanEdgeError, r"has no path"),
         ("", RanEdgeError, r"empty data spec"),
-        ("synthetic:size=0", RanEdgeError, r"size='0' is invalid; expected a positive integer"),
+        ("synthetic:size=0", RanEdgeError, r"size='0' is invalid; expected an integer 8..1024"),
         ("synthetic:n_train=ten", RanEdgeError, r"n_train='ten' is invalid"),
         ("synthetic:n_trian=5", RanEdgeError, r"unknown data option 'n_trian' for synthetic \(did you mean 'n_train'\?\)"),
         ("synthetic:size", RanEdgeError, r"malformed; expected key=value"),

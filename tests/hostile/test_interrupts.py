@@ -54,6 +54,8 @@ def test_bench_interrupted_anywhere(arts, tmp_path, delay):
             assert (out / png).is_file(), png
     if out.exists():
         assert not staging_left(out)
+    # issue 24: an interrupted bench leaves no folder behind, not even an empty one
+    assert not out.exists() or (out / "bench.md").exists(), sorted(p.name for p in out.rglob("*"))
 
 
 def _late_ctrl_c(tmp_path: Path, call: str) -> subprocess.CompletedProcess:

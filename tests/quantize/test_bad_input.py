@@ -48,7 +48,7 @@ def test_non_ran_onnx(trained_onnx, calib_dir, tmp_path):
     side = json.loads(sidecar_path(tmp_path / "other.onnx").read_text())
     side["extra"]["onnx_sha256"] = sha256_file(tmp_path / "other.onnx")
     sidecar_path(tmp_path / "other.onnx").write_text(json.dumps(side))
-    with pytest.raises(RanEdgeError, match="not a RAN ONNX"):
+    with pytest.raises(RanEdgeError, match="differ from the sidecar"):
         _calibrate(tmp_path / "other.onnx", tmp_path, calib_dir)
     assert not list(tmp_path.glob("m.int8*"))
 
