@@ -24,7 +24,6 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ran_edge.artifact import InputKind
-from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
 from ran_edge.video.detection import Detection, Detector
 from ran_edge.video.geometry import Box, box_area, clip_box, crop_face, landmark_angle
@@ -210,7 +209,7 @@ class Pipeline:
         meta = self.classifier.meta
         dtype = meta.inputs[0].dtype if getattr(meta, "inputs", None) else "float32"
         dtype = dtype if dtype in ("float32", "float16") else "float32"
-        if any(angles) and meta.preprocess.crop is CropConvention.OFFICIAL:
+        if any(angles) and meta.preprocess.crop.whole_pixel:
             # The official convention cuts upright whole-pixel boxes: align (rotate) each face first, as the
             # official pipeline's face files are, then cut its regions (the faces-input path of the same model).
             from ran_edge.model_input import prepare_model_input
