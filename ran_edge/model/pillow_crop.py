@@ -3,19 +3,19 @@
 The float conventions crop with two MatMuls (:meth:`ran_edge.model.ran.RAN.crop_regions`). Pillow instead works on
 integers (``ran_edge.crop``: 22-bit coefficients, horizontal pass first, each pass rounded half up and clipped to
 uint8). This module reproduces that with ops every runtime runs in float32 and TensorRT 8.6–11 parses (MatMul,
-Mul, Add, Floor, Clip, Slice):
+Mul, Add, Floor, Clip):
 
 1. the model input is turned back into the face's uint8 values: ``clip(floor(x·std/scale + mean/scale + 0.5))``
    (the inverse of :func:`ran_edge.preprocess.normalise`, exact to far less than half a grey level);
-2. horizontal pass: one MatMul with each region's column coefficients split in two 11-bit halves
-   (:func:`ran_edge.crop.split_fixed`), concatenated so both sums come out of one MatMul; the sums are integers
-   below 2^24, exact in float32 and under TF32;
+2. horizontal pass: two MatMuls, one per half of each region's column coefficients split in two 11-bit halves
+   (:func:`ran_edge.crop.split_fixed`); the sums are integers below 2^24, exact in float32 and under TF32;
 3. :func:`ran_edge.crop.combine_split_u8`'s steps make the uint8 values of the pass (Mul, Floor, Add, Clip);
 4. the vertical pass the same way with the row coefficients;
 5. the uint8 crops are scaled and normalised as :func:`ran_edge.preprocess.normalise` does.
 
-The cost over the float crops: the two MatMuls have twice the output columns/rows (the two halves), plus a few
-elementwise ops on ``[N,K,3,S,2R]``; measured in ``benchmarks/pillow_crop_latency.py``.
+The cost over the float crops: four MatMuls instead of two (the two halves; one MatMul per half measured faster
+in ONNX Runtime than one MatMul over both halves and a Slice), plus a few elementwise ops on ``[N,K,3,S,R]``;
+measured in ``benchmarks/pillow_crop_latency.py``.
 """
 
 from __future__ import annotations
@@ -52,11 +52,10 @@ class PillowCrop(nn.Module):
         except ValueError as exc:
             raise RanEdgeError(f"crop official-uint8 with face size {spec.face_size} and region size {r}: {exc}") from exc
         self.region_size = r
-        # [1,K,1,S,2R]: horizontal pass, both halves in one MatMul; [1,K,1,2R,S]: vertical pass.
-        cols_t = np.concatenate([col_hi, col_lo], axis=1).transpose(0, 2, 1)
-        self.register_buffer("cols_t", torch.from_numpy(np.ascontiguousarray(cols_t))[None, :, None], persistent=False)
-        self.register_buffer("rows", torch.from_numpy(np.concatenate([row_hi, row_lo], axis=1))[None, :, None],
-                             persistent=False)
+        # [1,K,1,S,R]: horizontal pass (columns transposed); [1,K,1,R,S]: vertical pass; one buffer per half.
+        for name, m in (("cols_hi_t", col_hi.transpose(0, 2, 1)), ("cols_lo_t", col_lo.transpose(0, 2, 1)),
+                        ("rows_hi", row_hi), ("rows_lo", row_lo)):
+            self.register_buffer(name, torch.from_numpy(np.ascontiguousarray(m))[None, :, None], persistent=False)
         std = np.asarray(spec.std, np.float64)
         mean = np.asarray(spec.mean, np.float64)
         to_u8_mul = (std / spec.scale).astype(np.float32).reshape(1, 1, 3, 1, 1)
@@ -71,9 +70,8 @@ class PillowCrop(nn.Module):
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         r = self.region_size
         u8 = torch.clamp(torch.floor(faces.unsqueeze(1) * self.to_u8_mul + self.to_u8_add), 0.0, 255.0)  # [N,1,3,S,S]
-        h = torch.matmul(u8, self.cols_t)  # [N,K,3,S,2R]
-        t = _combine(h[..., :r], h[..., r:])  # horizontal pass, uint8 values
-        v = torch.matmul(self.rows, t)  # [N,K,3,2R,R]
-        crops = _combine(v[..., :r, :], v[..., r:, :]).reshape(-1, 3, r, r)  # vertical pass
+        t = _combine(torch.matmul(u8, self.cols_hi_t), torch.matmul(u8, self.cols_lo_t))  # horizontal, [N,K,3,S,R]
+        v = _combine(torch.matmul(self.rows_hi, t), torch.matmul(self.rows_lo, t))  # vertical pass, [N,K,3,R,R]
+        crops = v.reshape(-1, 3, r, r)
         out = crops * self.scale
         return (out - self.mean) / self.std if self.normalised else out
