@@ -13,11 +13,15 @@ centres (:func:`ran_edge.preprocess.resample_matrix`), no antialiasing.
 * the crop is resized to ``R`` with ``PIL.Image.resize`` and the filter of the Pillow the user names
   (:class:`PilFilter`; BICUBIC, the default since Pillow 7; NEAREST for the Pillow of 2019).
 
+``official-uint8`` (the default of ``import-checkpoint``): the same boxes and weights with Pillow's integer
+arithmetic (below), so the crops are Pillow's bit for bit; ``official`` applies the weights in float (cheaper).
+
 For a fixed filter and whole-pixel box this resize is linear, so it is a matrix. :func:`pil_weights` computes
 Pillow's coefficients as ``Resample.c`` does: ``scale = in/out``; on downscale the filter support is widened by
 ``scale`` (antialiasing), i.e. ``support = filter_support * max(scale, 1)``; output pixel ``j`` is centred at
 ``(j + 0.5) * scale``; its taps are input pixels ``[int(centre - support + 0.5), int(centre + support + 0.5))``
-clipped to the image, weighted by ``filter((i - centre + 0.5) / max(scale, 1))`` and normalised to sum 1 per row.
+clipped to the image, weighted by ``filter((i - centre + 0.5) * (1 / max(scale, 1)))`` and normalised to sum 1 per
+row (summed in order, divided per tap: the doubles are Pillow's, which its fixed-point rounding needs).
 NEAREST is not a filter in Pillow: it takes input pixel ``int(x_j)``, ``x_0 = scale / 2``, ``x_{j+1} = x_j + scale``
 (accumulated in double, as ``ImagingScaleAffine``). A resize to the same size is
 a copy (Pillow returns ``copy()``).

@@ -21,7 +21,8 @@ of the numpy preprocessing, so all three paths agree. The matrices follow the cr
 preprocessing spec (``exact`` bilinear, or ``official`` whole-pixel boxes with Pillow's resize weights,
 :mod:`ran_edge.crop`): a fixed filter on fixed integer boxes is linear, so the official crops are MatMuls too.
 ``official-uint8`` adds Pillow's integer rounding after each pass (:mod:`ran_edge.model.pillow_crop`).
-The cost is small: 2·R·S·(S+R)·3 MACs per region, 3.7% of the ResNet-18 trunk at S=R=224.
+The cost is small: R·S·(S+R)·3 MACs per region, 3.7% of the ResNet-18 trunk at S=R=224 (``official-uint8``:
+twice that, plus its elementwise rounding steps; ``benchmarks/pillow_crop_latency.py``).
 
 **BatchNorm note** (docs/model.md §10): the official code trains with one trunk call per region
 type, so BN batch statistics are per region; training through the region batch mixes region types
