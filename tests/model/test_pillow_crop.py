@@ -1,5 +1,6 @@
 """The ``official-uint8`` in-graph crops (ran_edge/model/pillow_crop.py): Pillow bit for bit on real faces, in torch
-and in the exported ONNX graph run by ONNX Runtime; the ops TensorRT 8.6-11 parses; FP16 keeps them FP32."""
+and in the exported ONNX graph (as exported and after onnx-simplifier) run by ONNX Runtime; the ops TensorRT 8.6-11
+parses; FP16 keeps them FP32."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ Image = pytest.importorskip("PIL.Image")
 from ran_edge.crop import PilFilter  # noqa: E402
 from ran_edge.errors import RanEdgeError  # noqa: E402
 from ran_edge.export.fp16 import integer_crop_nodes  # noqa: E402
+from ran_edge.export.simplify import simplify_onnx  # noqa: E402
 from ran_edge.export.trt_lint import lint_tensorrt  # noqa: E402
 from ran_edge.model.checkpoint import official_preprocess  # noqa: E402
 from ran_edge.model.pillow_crop import PillowCrop  # noqa: E402
@@ -64,10 +66,14 @@ def test_graph_crops_are_pillow_bit_for_bit_in_torch_and_onnx_runtime(tmp_path, 
     _export(crop, tmp_path / "crop.onnx", 224)
     sess = ort.InferenceSession(str(tmp_path / "crop.onnx"), providers=["CPUExecutionProvider"])
     in_ort = sess.run(None, {"faces": x})[0]
+    simplified, report = simplify_onnx(onnx.load(str(tmp_path / "crop.onnx")), log=lambda _m: None)  # as `export`
+    assert report.simplified, report.reason
+    in_ort_simplified = ort.InferenceSession(simplified.SerializeToString(),
+                                             providers=["CPUExecutionProvider"]).run(None, {"faces": x})[0]
     k = preset.num_regions
     for n, face in enumerate(faces):
         ref = _pillow_regions(face, preset, pil_filter).astype(np.float32)
-        for got in (in_torch, in_ort):
+        for got in (in_torch, in_ort, in_ort_simplified):
             u8 = got[n * k:(n + 1) * k] * 255.0
             np.testing.assert_array_equal(np.rint(u8), ref)  # Pillow's uint8 values, bit for bit
             np.testing.assert_allclose(got[n * k:(n + 1) * k], ref / 255.0, rtol=0, atol=6e-8)  # ToTensor's values
