@@ -21,7 +21,7 @@ from ran_edge.export.simplify import simplify_onnx  # noqa: E402
 from ran_edge.export.trt_lint import lint_tensorrt  # noqa: E402
 from ran_edge.model.checkpoint import official_preprocess  # noqa: E402
 from ran_edge.model.pillow_crop import PillowCrop  # noqa: E402
-from ran_edge.preprocess import PreprocessSpec, prepare_faces  # noqa: E402
+from ran_edge.preprocess import PreprocessSpec, prepare_faces, region_batch_reference  # noqa: E402
 from ran_edge.presets import AFFECTNET8, FERPLUS6  # noqa: E402
 from tests.real_faces import real_faces  # noqa: E402
 
@@ -110,3 +110,19 @@ def test_graph_ops_parse_in_tensorrt_and_stay_fp32_under_fp16(tmp_path):
 def test_too_large_faces_for_exact_float32_sums_are_refused():
     with pytest.raises(RanEdgeError, match="official-uint8 with face size 4096"):
         PillowCrop(FERPLUS6, PreprocessSpec(face_size=4096, region_size=32, crop="official-uint8"))
+
+
+@pytest.mark.parametrize("pil_filter", [PilFilter.BICUBIC, PilFilter.LANCZOS])
+def test_graph_crops_equal_the_numpy_reference_at_other_sizes(pil_filter):
+    """64 px faces, 96 px regions (upscaled) and 40 px regions (downscaled, antialiased), ImageNet normalisation."""
+    rng = np.random.default_rng(8)
+    faces = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    faces[0, :20] = 255  # saturated rows: the overshoot clipping of the first pass
+    for region_size in (96, 40):
+        spec = PreprocessSpec(face_size=64, region_size=region_size, crop="official-uint8", pil_filter=pil_filter,
+                              mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+        with torch.no_grad():
+            got = PillowCrop(AFFECTNET8, spec)(torch.from_numpy(prepare_faces(faces, spec))).numpy()
+        want = np.concatenate([region_batch_reference(f, np.array([[0.0, 0.0, 64.0, 64.0]]), AFFECTNET8, spec)
+                               for f in faces])
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
