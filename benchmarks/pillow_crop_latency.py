@@ -121,7 +121,8 @@ def render(doc: dict) -> str:
     lines += ["The extra cost is read from the crops alone (same ops as in the model, timed with 3x the rounds) and "
               "divided by the fastest full-model run; the direct full-model difference is shown beside it, and its "
               "spread on this shared machine is larger than the effect.", ""]
-    lines += ["Regenerate: `python benchmarks/pillow_crop_latency.py --out benchmarks/results/pillow_crop_latency`.", ""]
+    lines += ["Regenerate: `python benchmarks/pillow_crop_latency.py "
+              "--out benchmarks/results/pillow_crop_latency`.", ""]
     return "\n".join(lines)
 
 

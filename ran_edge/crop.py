@@ -221,7 +221,7 @@ def fixed_point(weights: np.ndarray) -> np.ndarray:
 
 
 def clip8(acc: np.ndarray) -> np.ndarray:
-    """Pillow's ``clip8`` of a pass's integer sums ``Σ px·kk`` (int64): ``(acc + 2^21) >> 22`` clipped to ``[0, 255]``."""
+    """Pillow's ``clip8`` of a pass's integer sums ``Σ px·kk`` (int64): ``(acc + 2^21) >> 22``, clipped to 0..255."""
     return np.clip((acc + (1 << (PRECISION_BITS - 1))) >> PRECISION_BITS, 0, 255)
 
 
@@ -260,12 +260,12 @@ SPLIT_STEP = float(SPLIT) / float(1 << PRECISION_BITS)
 
 
 def combine_split_u8(sum_hi: np.ndarray, sum_lo: np.ndarray) -> np.ndarray:
-    """One pass's uint8 values (float32) from the exact float sums ``Σ px·hi`` and ``Σ px·lo`` of :func:`split_fixed`.
+    """One pass's uint8 values (float32) from the exact sums ``Σ px·hi`` and ``Σ px·lo`` of :func:`split_fixed`.
 
     ``clip8(Σ px·kk) = clip(floor((sum_hi + floor(sum_lo / SPLIT) + SPLIT_HALF) * SPLIT_STEP), 0, 255)``: with
-    ``sum_lo = a·SPLIT + b``, ``0 <= b < SPLIT``, ``Σ px·kk + 2^21 = (sum_hi + a + 512)·SPLIT + b``, and ``b`` cannot
-    carry into the floor. Every step is exact in float32 (power-of-two scalings of integers below 2^24); the model's
-    graph (``ran_edge/model/pillow_crop.py``) runs the same steps as ONNX ops.
+    ``sum_lo = a·SPLIT + b``, ``0 <= b < SPLIT``, ``Σ px·kk + 2^21 = (sum_hi + a + 512)·SPLIT + b``, and ``b``
+    cannot carry into the floor. Every step is exact in float32 (power-of-two scalings of integers below 2^24); the
+    model's graph (``ran_edge/model/pillow_crop.py``) runs the same steps as ONNX ops.
     """
     a = np.floor(sum_lo * np.float32(1.0 / SPLIT))
     return np.clip(np.floor((sum_hi + a + np.float32(SPLIT_HALF)) * np.float32(SPLIT_STEP)), 0.0, 255.0)
