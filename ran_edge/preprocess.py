@@ -149,8 +149,9 @@ def frame_axis_matrices(height: int, width: int, box: Sequence[float], region: R
     """Row ``[R,H]`` and column ``[R,W]`` matrices (float32, or ``dtype``) cutting ``region`` of face ``box``.
 
     ``box`` is ``(x0, y0, x1, y1)`` in frame pixels. ``exact``: the fractional region box is resampled
-    bilinearly. ``official`` and ``official-uint8``: the face box is snapped to whole pixels (:func:`ran_edge.crop.face_pixel_box`),
-    the region to ``face0 + int(f * face_side)`` (:func:`ran_edge.crop.official_bounds`), and resized with
+    bilinearly. ``official`` and ``official-uint8``: the face box is snapped to whole pixels
+    (:func:`ran_edge.crop.face_pixel_box`), the region to ``face0 + int(f * face_side)``
+    (:func:`ran_edge.crop.official_bounds`), and resized with
     Pillow's filter; pixels outside the frame are black. The matrices hold float weights in every convention;
     ``official-uint8`` applies them with Pillow's integer arithmetic (:func:`ran_edge.crop.pillow_resize_u8`).
     """
@@ -275,9 +276,14 @@ def region_batch_reference(
     u8 = spec.crop.uint8
     for n, face_box in enumerate(arr):
         for j, reg in enumerate(preset.boxes):
-            if u8:  # Pillow's integer passes on the raw pixels, float64 weights → fixed point
+            if u8:  # Pillow's integer passes on the raw pixels the region reads, float64 weights → fixed point
                 my, mx = frame_axis_matrices(h, w, face_box, reg, r, spec, np.float64)
-                out[n * k + j] = pillow_resize_u8(frame.transpose(2, 0, 1), my, mx)
+                ys, xs = np.nonzero(my.any(0))[0], np.nonzero(mx.any(0))[0]
+                if ys.size == 0 or xs.size == 0:  # wholly outside the frame: black
+                    out[n * k + j] = 0.0
+                    continue
+                y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+                out[n * k + j] = pillow_resize_u8(frame[y0:y1, x0:x1].transpose(2, 0, 1), my[:, y0:y1], mx[:, x0:x1])
             else:
                 my, mx = frame_axis_matrices(h, w, face_box, reg, r, spec)
                 out[n * k + j] = my[None] @ chw @ mx.T[None]

@@ -121,10 +121,12 @@ def test_cpp_official_uint8_equals_the_reference_on_frames(native):
     rng = np.random.default_rng(11)
     big = rng.integers(0, 256, (500, 700, 3), dtype=np.uint8)
     frame = big[10:490, 20:660]  # row-strided view
-    boxes = np.array([[100.3, 20.7, 330.2, 250.9], [-30.0, 100.0, 90.0, 220.0], [50.0, 10.0, 600.0, 470.0]])
+    boxes = np.array([[100.3, 20.7, 330.2, 250.9], [-30.0, 100.0, 90.0, 220.0], [50.0, 10.0, 600.0, 470.0],
+                      [700.0, 500.0, 800.0, 600.0]])  # the last one wholly outside: black
     spec = PreprocessSpec(crop="official-uint8")
     want = region_batch_reference(np.ascontiguousarray(frame), boxes, AFFECTNET8, spec)
     np.testing.assert_array_equal(region_batch(frame, boxes, AFFECTNET8, spec=spec, num_threads=2), want)
+    assert not want[-AFFECTNET8.num_regions:].any()
     half = region_batch(frame, boxes, AFFECTNET8, spec=spec, dtype="float16", num_threads=1)
     np.testing.assert_array_equal(half, want.astype(np.float16))
     t = tap_tables(frame.shape[0], frame.shape[1], boxes, AFFECTNET8, spec)
