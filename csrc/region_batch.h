@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or signature below changes; the Python loader refuses a mismatching library. */
-#define RE_ABI_VERSION 2
+#define RE_ABI_VERSION 3
 /* Most regions per preset (the CUDA kernel takes the region table by value). */
 #define RE_MAX_REGIONS 32
 /* Largest output side S. */
@@ -67,14 +67,20 @@ typedef struct re_geometry {
     const double* regions; /* k*4 values x0,y0,x1,y1 as fractions of the face, 0 <= x0 < x1 <= 1 */
 } re_geometry;
 
-/* Separable resampling tables, for crop conventions given as weights instead of boxes (the "official" convention:
+/* Separable resampling tables, for crop conventions given as weights instead of boxes (the "official" conventions:
  * whole-pixel boxes + Pillow's resize filter, computed once in ran_edge/crop.py and passed in). For item i (row
- * n*K + k of the output) and output pixel (j, x):
+ * n*K + k of the output) and output pixel (j, x), with arithmetic RE_ARITH_FLOAT:
  *   out[i][c][j][x] = sum_ty y_weight[(i*size+j)*y_taps+ty] * sum_tx x_weight[(i*size+x)*x_taps+tx] *
  *                     frame[y_index[...ty]][x_index[...tx]][c]
- * (vertical taps applied first on the CPU, as the numpy reference's my @ X @ mx^T). Unused taps have weight 0 and
- * any valid index; pixels outside the frame are simply left out (they are black). Raw values are then scaled and
- * normalised as re_output_spec says. */
+ * (vertical taps applied first on the CPU, as the numpy reference's my @ X @ mx^T). With RE_ARITH_PILLOW_U8 the
+ * weights are Pillow's 22-bit fixed-point coefficients (integers, |w| < 2^24, exact in float) and the arithmetic is
+ * Pillow's 8-bit resize (Resample.c): the horizontal pass first, h = clip8(2^21 + sum_tx x_weight * frame) per
+ * frame row the vertical taps read, clip8(v) = min(max(v >> 22, 0), 255), then the vertical pass over those uint8
+ * values, out = clip8(2^21 + sum_ty y_weight * h), all in int32 (ran-edge's "official-uint8" convention,
+ * bit-exact with Pillow). Unused taps have weight 0 and any valid index; pixels outside the frame are simply left
+ * out (they are black). Raw values are then scaled and normalised as re_output_spec says. */
+#define RE_ARITH_FLOAT 0
+#define RE_ARITH_PILLOW_U8 1
 typedef struct re_tap_tables {
     int32_t items;           /* n*k output regions, >= 0 */
     int32_t x_taps;          /* taps per output column, 1..RE_MAX_TAPS */
@@ -83,6 +89,7 @@ typedef struct re_tap_tables {
     const float* x_weight;   /* items*size*x_taps finite weights */
     const int32_t* y_index;  /* items*size*y_taps row indices, 0 <= index < height */
     const float* y_weight;   /* items*size*y_taps finite weights */
+    int32_t arithmetic;      /* RE_ARITH_FLOAT or RE_ARITH_PILLOW_U8 (weights are then integers, |w| < 2^24) */
 } re_tap_tables;
 /* Most taps per output pixel and axis (Pillow's BICUBIC downscaling by 32, LANCZOS by 21). */
 #define RE_MAX_TAPS 130

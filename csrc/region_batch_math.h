@@ -106,6 +106,14 @@ RE_HD float lerp_row(const SrcT* row, Tap tx, int32_t channel) {
 
 RE_HD float lerp_col(float h0, float h1, Tap ty) { return ty.w0 * h0 + ty.w1 * h1; }
 
+// Pillow's clip8 (Resample.c, PRECISION_BITS = 22) of a pass's sum that already holds the rounding half 2^21:
+// an arithmetic shift (floor), clipped to 0..255.
+RE_HD int32_t pillow_clip8(int32_t acc) {
+    const int32_t v = acc >> 22;
+    return v < 0 ? 0 : (v > 255 ? 255 : v);
+}
+constexpr int32_t kPillowHalf = 1 << 21;
+
 // Raw value (0..255 units) to model input, as ran_edge.preprocess._normalise: (v * scale - mean) / std. Dividing
 // by 1 is exact in IEEE arithmetic, so the division is skipped for std == 1 (the official RAN preprocessing) with
 // bit-identical results.

@@ -153,6 +153,10 @@ Status check_tap_tables(const re_tap_tables* tables, int32_t height, int32_t wid
         return Status::error(RE_ERR_PARAM, fmt("tap tables: got %.0f x taps and %.0f y taps, expected 1..%.0f",
                                                tables->x_taps, tables->y_taps, RE_MAX_TAPS));
     }
+    if (tables->arithmetic != RE_ARITH_FLOAT && tables->arithmetic != RE_ARITH_PILLOW_U8) {
+        return Status::error(RE_ERR_PARAM, fmt("tap tables: got arithmetic %.0f, expected %.0f (float) or %.0f (Pillow "
+                                               "uint8)", tables->arithmetic, RE_ARITH_FLOAT, RE_ARITH_PILLOW_U8));
+    }
     if (tables->items == 0) {
         return Status{};
     }
@@ -171,6 +175,15 @@ Status check_tap_tables(const re_tap_tables* tables, int32_t height, int32_t wid
                                                      fmt(" tap %.0f has index %.0f or a non-finite weight, expected an "
                                                          "index in 0..%.0f and a finite weight",
                                                          static_cast<double>(i), index[i], limit - 1));
+            }
+            // Pillow's fixed-point coefficients: integers below 2^24 (22-bit precision, at most ~1.25 in value).
+            if (tables->arithmetic == RE_ARITH_PILLOW_U8 &&
+                (weight[i] >= 16777216.0f || weight[i] <= -16777216.0f ||
+                 weight[i] != static_cast<float>(static_cast<int32_t>(weight[i])))) {
+                return Status::error(RE_ERR_PARAM, std::string("tap tables: ") + (axis == 0 ? "x" : "y") +
+                                                       fmt(" tap %.0f has weight %g, expected an integer fixed-point "
+                                                           "coefficient below 2^24 (Pillow uint8 arithmetic)",
+                                                           static_cast<double>(i), weight[i]));
             }
         }
     }

@@ -18,7 +18,6 @@ import numpy as np
 
 from ran_edge._lazy import require
 from ran_edge.artifact import InputKind
-from ran_edge.crop import CropConvention
 from ran_edge.errors import RanEdgeError
 
 Box = Tuple[float, float, float, float]
@@ -132,7 +131,7 @@ def frame_region_batch(frame: np.ndarray, boxes: Sequence[Box], angles: Sequence
 
     dtype = meta.inputs[0].dtype if getattr(meta, "inputs", None) else "float32"
     dtype = dtype if dtype in ("float32", "float16") else "float32"
-    if any(angles) and meta.preprocess.crop is CropConvention.OFFICIAL:
+    if any(angles) and meta.preprocess.crop.whole_pixel:
         # The official convention cuts upright whole-pixel boxes: align (rotate) each face first, as the
         # official pipeline's face files are, then cut its regions (the faces-input path of the same model).
         from ran_edge.model_input import prepare_model_input

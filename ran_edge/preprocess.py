@@ -3,7 +3,8 @@
 Numpy only (no torch, no OpenCV), so it runs on a bare Jetson.
 
 **Region crop convention**: ``PreprocessSpec.crop`` (stored in checkpoints and sidecars) says how regions are
-cut: ``exact`` (below) or ``official`` (whole-pixel boxes + Pillow's resize filter, :mod:`ran_edge.crop`).
+cut: ``exact`` (below), ``official`` (whole-pixel boxes + Pillow's resize filter in float, :mod:`ran_edge.crop`) or
+``official-uint8`` (the same with Pillow's uint8 arithmetic: each pass rounded and clipped, bit-exact with Pillow).
 Every region path takes its weights from :func:`region_matrices` / :func:`frame_axis_matrices`.
 
 **Sampling convention** of ``exact`` (also of the face resize of :func:`prepare_faces`, followed by the
@@ -30,7 +31,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ran_edge.crop import CropConvention, PilFilter, axis_matrix, face_pixel_box, official_bounds, pil_weights
+from ran_edge.crop import (CropConvention, PilFilter, axis_matrix, face_pixel_box, official_bounds, pil_weights,
+                           pillow_resize_u8)
 from ran_edge.errors import RanEdgeError
 from ran_edge.presets import RegionBox, RegionPreset
 
@@ -94,6 +96,10 @@ class PreprocessSpec:
         if self.crop is CropConvention.OFFICIAL:
             return (f"official: whole-pixel boxes int(f*size), PIL {self.pil_filter.value.upper()} resize "
                     "(antialiased on downscale), float weights without PIL's uint8 rounding")
+        if self.crop is CropConvention.OFFICIAL_UINT8:
+            return (f"official-uint8: whole-pixel boxes int(f*size), PIL {self.pil_filter.value.upper()} resize "
+                    "(antialiased on downscale) with PIL's arithmetic: 22-bit coefficients, horizontal then vertical "
+                    "pass, each rounded and clipped to uint8 (bit-exact with Pillow)")
         return "exact: bilinear, half-pixel centres, edge replicate, fill 0 outside the source"
 
     @classmethod
@@ -143,9 +149,11 @@ def frame_axis_matrices(height: int, width: int, box: Sequence[float], region: R
     """Row ``[R,H]`` and column ``[R,W]`` matrices (float32, or ``dtype``) cutting ``region`` of face ``box``.
 
     ``box`` is ``(x0, y0, x1, y1)`` in frame pixels. ``exact``: the fractional region box is resampled
-    bilinearly. ``official``: the face box is snapped to whole pixels (:func:`ran_edge.crop.face_pixel_box`),
-    the region to ``face0 + int(f * face_side)`` (:func:`ran_edge.crop.official_bounds`), and resized with
-    Pillow's filter; pixels outside the frame are black.
+    bilinearly. ``official`` and ``official-uint8``: the face box is snapped to whole pixels
+    (:func:`ran_edge.crop.face_pixel_box`), the region to ``face0 + int(f * face_side)``
+    (:func:`ran_edge.crop.official_bounds`), and resized with
+    Pillow's filter; pixels outside the frame are black. The matrices hold float weights in every convention;
+    ``official-uint8`` applies them with Pillow's integer arithmetic (:func:`ran_edge.crop.pillow_resize_u8`).
     """
     bx0, by0, bx1, by1 = (float(v) for v in box)
     if spec.crop is CropConvention.EXACT:
@@ -265,8 +273,18 @@ def region_batch_reference(
     r, k = spec.region_size, preset.num_regions
     out = np.empty((arr.shape[0] * k, 3, r, r), dtype=np.float32)
     chw = np.transpose(frame, (2, 0, 1)).astype(np.float32)
+    u8 = spec.crop.uint8
     for n, face_box in enumerate(arr):
         for j, reg in enumerate(preset.boxes):
-            my, mx = frame_axis_matrices(h, w, face_box, reg, r, spec)
-            out[n * k + j] = my[None] @ chw @ mx.T[None]
+            if u8:  # Pillow's integer passes on the raw pixels the region reads, float64 weights → fixed point
+                my, mx = frame_axis_matrices(h, w, face_box, reg, r, spec, np.float64)
+                ys, xs = np.nonzero(my.any(0))[0], np.nonzero(mx.any(0))[0]
+                if ys.size == 0 or xs.size == 0:  # wholly outside the frame: black
+                    out[n * k + j] = 0.0
+                    continue
+                y0, y1, x0, x1 = ys[0], ys[-1] + 1, xs[0], xs[-1] + 1
+                out[n * k + j] = pillow_resize_u8(frame[y0:y1, x0:x1].transpose(2, 0, 1), my[:, y0:y1], mx[:, x0:x1])
+            else:
+                my, mx = frame_axis_matrices(h, w, face_box, reg, r, spec)
+                out[n * k + j] = my[None] @ chw @ mx.T[None]
     return normalise(out, spec)

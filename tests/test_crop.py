@@ -1,11 +1,13 @@
-"""The crop conventions against Pillow itself: the ``official`` weights are Pillow's, on real faces."""
+"""The crop conventions against Pillow itself: the ``official`` weights are Pillow's, on real faces, and
+``official-uint8`` (Pillow's integer arithmetic) is Pillow bit for bit in the numpy reference."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ran_edge.crop import CropConvention, PilFilter, official_bounds, pil_weights
+from ran_edge.crop import (SPLIT, CropConvention, PilFilter, clip8, combine_split_u8, fixed_point, official_bounds,
+                           pil_weights, pillow_resize_u8, split_fixed)
 from ran_edge.errors import RanEdgeError
 from ran_edge.preprocess import PreprocessSpec, region_batch_reference, region_matrices
 from ran_edge.presets import AFFECTNET8, FERPLUS6
@@ -68,6 +70,9 @@ def test_weights_with_pillow_rounding_are_bit_exact_pillow(faces, pil_filter, in
         ref = np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize((out_size, out_size), PIL_FILTERS[pil_filter]))
         ours = _apply_with_pillow_rounding(img, pil_weights(h, out_size, pil_filter), pil_weights(w, out_size, pil_filter))
         np.testing.assert_array_equal(ours, ref)
+        lib = pillow_resize_u8(img.transpose(2, 0, 1), pil_weights(h, out_size, pil_filter),
+                               pil_weights(w, out_size, pil_filter))
+        np.testing.assert_array_equal(lib.transpose(1, 2, 0), ref)
 
 
 @pytest.mark.parametrize("preset", [FERPLUS6, AFFECTNET8], ids=lambda p: p.name)
@@ -123,3 +128,75 @@ def test_spec_round_trip_and_old_files_default_to_exact():
     assert PreprocessSpec.from_dict(old).crop is CropConvention.EXACT
     with pytest.raises(RanEdgeError, match="crop convention"):
         PreprocessSpec(crop="pillow")
+
+
+def test_fixed_point_rounds_as_normalize_coeffs_8bpc():
+    """``int(w * 2^22 + 0.5)``, ``- 0.5`` for negative weights, truncated toward zero (half away from zero)."""
+    w = np.array([0.5, -0.5, 2.0 ** -23, -(2.0 ** -23), 2.0 ** -24, -(2.0 ** -24), 1.0, 1.125])
+    assert fixed_point(w).tolist() == [2097152, -2097152, 1, -1, 0, 0, 4194304, 4718592]
+    assert clip8(np.array([-1, (1 << 21) - 1, 1 << 21, 300 << 22])).tolist() == [0, 0, 1, 255]  # sums + 2^21 >> 22
+
+
+@pytest.mark.parametrize("pil_filter", [PilFilter.BICUBIC, PilFilter.LANCZOS, PilFilter.BILINEAR])
+@pytest.mark.parametrize("in_size,out_size", [(201, 224), (25, 224), (224, 224), (400, 224), (224, 60)])
+def test_split_coefficients_give_pillow_passes_exactly_in_float32(pil_filter, in_size, out_size):
+    """The graph's arithmetic: two 11-bit halves, float32 MatMuls, floor steps == Pillow's integer pass."""
+    w = pil_weights(in_size, out_size, pil_filter)
+    hi, lo = split_fixed(w)
+    assert hi.dtype == lo.dtype == np.float32
+    np.testing.assert_array_equal(hi.astype(np.int64) * SPLIT + lo.astype(np.int64), fixed_point(w))
+    assert np.abs(hi).max() <= 2048 and np.abs(lo).max() <= SPLIT // 2  # 11 significant bits: exact under TF32
+    x = np.random.default_rng(in_size + out_size).integers(0, 256, (3, 40, in_size))
+    x[0, :5] = 255  # saturated rows: the bicubic overshoot is clipped
+    x[1, :5] = 0
+    want = clip8(x @ fixed_point(w).T)
+    xf = x.astype(np.float32)
+    np.testing.assert_array_equal(combine_split_u8(xf @ hi.T, xf @ lo.T), want)
+    with pytest.raises(ValueError, match="too wide"):
+        split_fixed(pil_weights(4000, 100, pil_filter))  # 40x downscale: sums past float32's exact integers
+
+
+def _pillow_frame_region(frame_rgb: np.ndarray, face_box, box, pil_filter: PilFilter) -> np.ndarray:
+    """The official loader on a face cut from a frame with ``Image.crop`` (black outside the frame)."""
+    face = np.asarray(Image.fromarray(frame_rgb).crop(face_box))
+    return _pillow_region(face, box, 224, pil_filter)
+
+
+@pytest.mark.parametrize("preset", [FERPLUS6, AFFECTNET8], ids=lambda p: p.name)
+@pytest.mark.parametrize("pil_filter", [PilFilter.BICUBIC, PilFilter.NEAREST])
+def test_official_uint8_reference_is_pillow_bit_for_bit_on_real_faces(faces, preset, pil_filter):
+    """Numpy reference, ``official-uint8``: every region of every real face equals ``crop`` + ``resize``; with the
+    official scaling the values are ToTensor's (uint8 / 255 in float32)."""
+    raw = PreprocessSpec(crop="official-uint8", pil_filter=pil_filter, scale=1.0)
+    scaled = PreprocessSpec(crop="official-uint8", pil_filter=pil_filter, scale=1.0 / 255.0)
+    box = np.array([[0.0, 0.0, 224.0, 224.0]])
+    for face in faces:
+        bgr = np.ascontiguousarray(face[..., ::-1])
+        out, out01 = (region_batch_reference(bgr, box, preset, spec) for spec in (raw, scaled))
+        for k, region in enumerate(preset.boxes):
+            ref = _pillow_region(face, region.box, 224, pil_filter).transpose(2, 0, 1)
+            np.testing.assert_array_equal(out[k], ref)
+            np.testing.assert_allclose(out01[k], ref.astype(np.float32) / 255.0, rtol=0, atol=6e-8)
+
+
+@pytest.mark.parametrize("face_box", [(50, 40, 274, 264), (-30, 20, 170, 220), (150, 120, 350, 320)],
+                         ids=["inside", "left-out", "bottom-right-out"])
+def test_official_uint8_reference_on_faces_in_a_frame_is_pillow(faces, face_box):
+    """Frame path: whole-pixel face boxes inside and partly outside a frame (Pillow pads with black)."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (300, 320, 3), dtype=np.uint8)
+    frame[40:264, 50:274] = faces[0]
+    spec = PreprocessSpec(crop="official-uint8", region_size=224, scale=1.0)
+    out = region_batch_reference(np.ascontiguousarray(frame[..., ::-1]), np.array([face_box], np.float64),
+                                 AFFECTNET8, spec)
+    for k, region in enumerate(AFFECTNET8.boxes):
+        ref = _pillow_frame_region(frame, face_box, region.box, PilFilter.BICUBIC).transpose(2, 0, 1)
+        np.testing.assert_array_equal(out[k], ref)
+
+
+def test_official_uint8_spec_round_trip_and_description():
+    spec = PreprocessSpec(crop="official-uint8")
+    again = PreprocessSpec.from_dict(spec.to_dict())
+    assert again == spec and again.crop is CropConvention.OFFICIAL_UINT8
+    assert again.crop.whole_pixel and again.crop.uint8 and not CropConvention.OFFICIAL.uint8
+    assert "bit-exact with Pillow" in spec.to_dict()["interpolation"]

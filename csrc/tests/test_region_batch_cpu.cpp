@@ -308,7 +308,7 @@ void test_tap_tables() {
     const float yw[4] = {0.5f, 0.5f, 0.5f, 0.5f};
     const int32_t xi[4] = {1, 0, 4, 0};
     const float xw[4] = {1.0f, 0.0f, 1.0f, 0.0f};
-    re_tap_tables t{1, 2, 2, xi, xw, yi, yw};
+    re_tap_tables t{1, 2, 2, xi, xw, yi, yw, RE_ARITH_FLOAT};
     re_output_spec s = plain_spec(size);
     s.out_order = RE_ORDER_RGB;  // frame is BGR: output channel 0 reads source channel 2
     std::vector<float> out(3 * size * size);
@@ -339,6 +339,28 @@ void test_tap_tables() {
     b = t;
     b.items = 0;
     RE_CHECK(re_region_batch_taps_cpu(nullptr, h, w, 32, &b, &s, nullptr, 0, 1) == RE_OK);
+    // Pillow's uint8 arithmetic: 22-bit integer weights, each pass rounded half up and clipped. Rows 0 and 1 weighted
+    // 1/4 and 3/4 give 208.5 in float, 209 with Pillow's rounding; output column 1 takes 1.25 x frame column 7, which
+    // overshoots 255 for channel 2 (clipped in the first pass) and is rounded per pass for channel 0.
+    const float yw_u8[4] = {1048576.0f, 3145728.0f, 1048576.0f, 3145728.0f};
+    const float xw_u8[4] = {4194304.0f, 0.0f, 5242880.0f, 0.0f};
+    const int32_t xi_u8[4] = {1, 0, 7, 0};
+    re_tap_tables u = t;
+    u.arithmetic = RE_ARITH_PILLOW_U8;
+    u.y_weight = yw_u8;
+    u.x_weight = xw_u8;
+    u.x_index = xi_u8;
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &u, &s, out.data(), out.size() * 4, 1) == RE_OK);
+    RE_CHECK(out[0] == 209.0f);                 // c=0 (source 2): 0.25 * 201 + 0.75 * 211 = 208.5 -> 209
+    RE_CHECK(out[1] == 255.0f);                 // x=1: 1.25 * 207 = 258.75 and 1.25 * 217 -> 255 in the first pass
+    RE_CHECK(out[8] == 9.0f);                   // c=2 (source 0): 0.25 * 1 + 0.75 * 11 = 8.5 -> 9
+    RE_CHECK(out[9] == 18.0f);                  // 1.25 * 7 -> 9, 1.25 * 17 -> 21; 0.25 * 9 + 0.75 * 21 = 18
+    float frac_xw[4] = {4194304.5f, 0.0f, 4194304.0f, 0.0f};
+    u.x_weight = frac_xw;
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &u, &s, out.data(), out.size() * 4, 1) == RE_ERR_PARAM);
+    u = t;
+    u.arithmetic = 7;
+    RE_CHECK(re_region_batch_taps_cpu(frame.data(), h, w, 32, &u, &s, out.data(), out.size() * 4, 1) == RE_ERR_PARAM);
 }
 
 int main() {

@@ -54,12 +54,14 @@ def add_trust_flag(p: argparse.ArgumentParser) -> None:
 
 def add_crop_flags(p: argparse.ArgumentParser, default: str) -> None:
     """``--crop`` (region crop convention, stored in the checkpoint and every sidecar) and ``--pil-filter``."""
-    p.add_argument("--crop", choices=["exact", "official"], default=default,
-                   help=f"region crop convention (default {default}): 'official' = whole-pixel int() boxes + "
-                        "Pillow's resize as the official loader; 'exact' = fractional boxes, bilinear")
+    p.add_argument("--crop", choices=["exact", "official", "official-uint8"], default=default,
+                   help=f"region crop convention (default {default}): 'official-uint8' = whole-pixel int() boxes + "
+                        "Pillow's resize with Pillow's uint8 arithmetic, bit-exact with the official loader; "
+                        "'official' = the same weights in float (cheaper, crops within ~1 grey level); "
+                        "'exact' = fractional boxes, bilinear (ran-edge's training convention)")
     p.add_argument("--pil-filter", default="bicubic",
                    choices=["bicubic", "nearest", "bilinear", "box", "hamming", "lanczos"],
-                   help="Pillow resize filter of --crop official: bicubic (Pillow >= 7, default) or nearest (2019)")
+                   help="Pillow resize filter of the official crops: bicubic (Pillow >= 7, default) or nearest (2019)")
 
 
 def parse_class_names(text: str) -> tuple[str, ...]:

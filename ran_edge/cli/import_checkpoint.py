@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="ferplus6", help="region preset the model was trained with (ferplus6, affectnet8, JSON)")
     p.add_argument("--classes", default="ferplus", help="class set (ferplus, rafdb, affectnet8, affectnet7) or comma list")
     p.add_argument("--face-size", type=int, default=224, help="aligned face side S fed to the exported graph (default 224)")
-    add_crop_flags(p, "official")
+    add_crop_flags(p, "official-uint8")
     add_trust_flag(p)
     p.add_argument("--out", required=True, help="output .pt")
 

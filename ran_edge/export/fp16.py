@@ -7,7 +7,8 @@ FP16 subnormals), and flags a node when
 * a value it reads or writes exceeds ``OVERFLOW_LIMIT`` (half of FP16's 65504, leaving headroom for
   the runtime's intermediate sums), or
 * more than ``UNDERFLOW_SHARE`` of its non-zero outputs are below FP16's smallest normal (2^-14), where
-  FP16 keeps fewer than 10 significant bits.
+  FP16 keeps fewer than 10 significant bits, or
+* it is one of the integer steps of the ``official-uint8`` crop (:func:`integer_crop_nodes`).
 
 It then measures FP16 against FP32 by a **real FP16 execution**: the FP16 ONNX made by
 :func:`~ran_edge.export.fp16_convert.convert_to_fp16` (flagged nodes kept FP32 behind Casts) run in ONNX
@@ -73,6 +74,21 @@ def _all_outputs_session(model: Any) -> tuple[Any, list[str]]:
     return cpu_runner(probe), [o.name for o in probe.graph.output]
 
 
+def integer_crop_nodes(model: Any) -> set[str]:
+    """Names of the ``official-uint8`` crop's integer steps (``ran_edge/model/pillow_crop.py``): every Floor node and
+    every node upstream of one. Their sums reach 2^24 and their floors need float32's 24 bits, so they stay FP32."""
+    producer = {o: n for n in model.graph.node for o in n.output if o}
+    todo = [n for n in model.graph.node if n.op_type == "Floor"]
+    seen: dict[int, str] = {}
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node.name
+        todo.extend(producer[i] for i in node.input if i in producer)
+    return set(seen.values())
+
+
 def layer_ranges(model: Any, feeds: Iterable[Mapping[str, np.ndarray]]) -> tuple[LayerRange, ...]:
     """Run ``model`` over ``feeds`` and return the flagged-or-not range of every node."""
     from onnx import numpy_helper
@@ -97,6 +113,7 @@ def layer_ranges(model: Any, feeds: Iterable[Mapping[str, np.ndarray]]) -> tuple
         arr = numpy_helper.to_array(t)
         if arr.dtype.kind == "f" and arr.size:
             peak[t.name] = float(np.abs(arr).max())
+    exact = integer_crop_nodes(model)
     out = []
     for node in model.graph.node:
         max_in = max((peak.get(i, 0.0) for i in node.input if i), default=0.0)
@@ -108,6 +125,8 @@ def layer_ranges(model: Any, feeds: Iterable[Mapping[str, np.ndarray]]) -> tuple
             reason = f"|x| up to {max(max_in, max_out):.3g} exceeds the FP16 limit {OVERFLOW_LIMIT:g} (max {FP16_MAX:g})"
         elif share > UNDERFLOW_SHARE:
             reason = f"{100 * share:.1f}% of non-zero outputs are below FP16's smallest normal {FP16_MIN_NORMAL:.3g}"
+        elif node.name in exact:
+            reason = "official-uint8 crop: Pillow's integer arithmetic is exact in float32 only"
         out.append(LayerRange(node.name, node.op_type, max_in, max_out, share, reason))
     return tuple(out)
 

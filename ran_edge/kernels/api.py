@@ -18,7 +18,6 @@ import numpy as np
 from ran_edge.errors import RanEdgeError
 import ran_edge.kernels.library as library
 from ran_edge.kernels.reference import region_batch_numpy
-from ran_edge.crop import CropConvention
 from ran_edge.preprocess import ColorOrder, PreprocessSpec
 from ran_edge.presets import RegionPreset, get_preset
 
@@ -118,7 +117,7 @@ def _prepare(
     view, pitch = _frame_view(frame)
     faces, affine = _faces(boxes, affines)
     preset, spec, dt, order = options
-    if affine and spec.crop is CropConvention.OFFICIAL:
+    if affine and spec.crop.whole_pixel:
         raise RanEdgeError("affines: the 'official' crop convention cuts whole-pixel boxes, it has no rotated faces; "
                            "pass boxes, or use a model with the 'exact' convention for aligned (affine) faces")
     return _Call(view, pitch, faces, affine, preset, spec, dt, order)
@@ -242,7 +241,7 @@ def region_batch(
                            "`make kernels` on a machine with nvcc, or use device='cpu'")
     spec_c = c_output_spec(call.spec, call.dtype, call.frame_order)
     h, w = call.frame.shape[:2]
-    if call.spec.crop is CropConvention.OFFICIAL:
+    if call.spec.crop.whole_pixel:
         return _run_taps(lib, call, spec_c, result, cuda_device, num_threads)
     regions = preset_regions(call.preset)
     geometry = c_geometry(call.affine, call.faces.shape[0], call.faces, regions)

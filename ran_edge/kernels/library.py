@@ -22,7 +22,9 @@ from typing import List, Optional, Tuple
 from ran_edge.errors import RanEdgeError
 
 #: Must equal RE_ABI_VERSION in csrc/region_batch.h.
-ABI_VERSION = 2
+#: ``re_tap_tables.arithmetic``: RE_ARITH_FLOAT / RE_ARITH_PILLOW_U8 (csrc/region_batch.h).
+ARITH_FLOAT, ARITH_PILLOW_U8 = 0, 1
+ABI_VERSION = 3
 ENV_VAR = "RAN_EDGE_KERNELS_LIB"
 
 RE_OK = 0
@@ -56,6 +58,7 @@ class TapTables(ctypes.Structure):
         ("x_weight", ctypes.POINTER(ctypes.c_float)),
         ("y_index", ctypes.POINTER(ctypes.c_int32)),
         ("y_weight", ctypes.POINTER(ctypes.c_float)),
+        ("arithmetic", ctypes.c_int32),
     ]
 
 

@@ -154,12 +154,13 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> tuple[RAN, dict[st
 
 # -- official RAN checkpoints (docs/model.md §8) ---------------------------------------------------
 
-def official_preprocess(face_size: int = 224, crop: CropConvention | str = CropConvention.OFFICIAL,
+def official_preprocess(face_size: int = 224, crop: CropConvention | str = CropConvention.OFFICIAL_UINT8,
                         pil_filter: PilFilter | str = PilFilter.BICUBIC) -> PreprocessSpec:
     """The official pipeline: RGB, ToTensor scaling to [0,1], no mean/std, every region at 224.
 
-    ``crop``: ``official`` (default) cuts regions as the official loader does (whole-pixel ``int()`` boxes,
-    ``Image.resize`` with ``pil_filter``, see :mod:`ran_edge.crop`); ``exact`` keeps ran-edge's bilinear crops.
+    ``crop``: ``official-uint8`` (default) cuts regions as the official loader does, bit for bit (whole-pixel
+    ``int()`` boxes, ``Image.resize`` with ``pil_filter`` and Pillow's uint8 arithmetic, see :mod:`ran_edge.crop`);
+    ``official`` the same weights in float (cheaper, not bit-exact); ``exact`` keeps ran-edge's bilinear crops.
     """
     return PreprocessSpec(face_size=face_size, region_size=224, color_order=ColorOrder.RGB,
                           scale=1.0 / 255.0, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
@@ -212,16 +213,16 @@ def import_official(
     class_names: tuple[str, ...],
     trust: bool = False,
     face_size: int = 224,
-    crop: CropConvention | str = CropConvention.OFFICIAL,
+    crop: CropConvention | str = CropConvention.OFFICIAL_UINT8,
     pil_filter: PilFilter | str = PilFilter.BICUBIC,
 ) -> RAN:
     """Convert an official RAN checkpoint (``module.`` keys, ``alpha.0``/``beta.0``/``fc``) into a RAN.
 
     The model uses the ``official`` attention mode (``self-only`` for the official self-attention-only
     variant, ``FERplus_dir/part_attention.py``, recognised by its 512-input ``fc``) and the official
-    preprocessing including, by default, the ``official`` crop convention (whole-pixel boxes + Pillow's
-    resize), so the exported graph computes what the official code computes from the same face
-    (tests/model/test_official_parity.py).
+    preprocessing including, by default, the ``official-uint8`` crop convention (whole-pixel boxes + Pillow's
+    resize with Pillow's uint8 arithmetic), so the exported graph computes what the official code computes from
+    the same face (tests/model/test_official_parity.py).
     """
     path = Path(path)
     state = _state_dict_of(read_checkpoint_file(path, trust), path)

@@ -20,7 +20,9 @@ boxes (0.05·224 = 11.2 px), and reproduces *exactly* the sampling convention of
 of the numpy preprocessing, so all three paths agree. The matrices follow the crop convention of the
 preprocessing spec (``exact`` bilinear, or ``official`` whole-pixel boxes with Pillow's resize weights,
 :mod:`ran_edge.crop`): a fixed filter on fixed integer boxes is linear, so the official crops are MatMuls too.
-The cost is small: 2·R·S·(S+R)·3 MACs per region, 3.7% of the ResNet-18 trunk at S=R=224.
+``official-uint8`` adds Pillow's integer rounding after each pass (:mod:`ran_edge.model.pillow_crop`).
+The cost is small: R·S·(S+R)·3 MACs per region, 3.7% of the ResNet-18 trunk at S=R=224 (``official-uint8``:
+twice that, plus its elementwise rounding steps; ``benchmarks/pillow_crop_latency.py``).
 
 **BatchNorm note** (docs/model.md §10): the official code trains with one trunk call per region
 type, so BN batch statistics are per region; training through the region batch mixes region types
@@ -36,6 +38,7 @@ from typing import Any, Mapping, NamedTuple
 import torch
 from torch import nn
 
+from ran_edge.model.pillow_crop import PillowCrop
 from ran_edge.model.trunk import build_trunk, trunk_feature_dim
 from ran_edge.preprocess import PreprocessSpec, region_matrices
 from ran_edge.presets import RegionPreset, get_preset
@@ -126,6 +129,8 @@ class RAN(nn.Module):
         self_only = config.attention is AttentionMode.SELF_ONLY
         self.fc = nn.Linear(dim if self_only else 2 * dim, config.num_classes)
         pp = config.preprocess
+        # official-uint8: Pillow's integer passes in float32 ops (ran_edge/model/pillow_crop.py); else two MatMuls.
+        self.pillow_crop = PillowCrop(config.preset, pp) if pp.crop.uint8 else None
         rows, cols = region_matrices(config.preset, pp.face_size, pp.region_size, pp)
         # [1,K,1,R,S] and [1,K,1,S,R]: broadcast over the batch and the colour channels.
         self.register_buffer("crop_rows", torch.from_numpy(rows)[None, :, None], persistent=False)
@@ -134,6 +139,8 @@ class RAN(nn.Module):
     # -- region batch -------------------------------------------------------------------------
     def crop_regions(self, faces: torch.Tensor) -> torch.Tensor:
         """``[N,3,S,S]`` aligned faces → ``[N*K,3,R,R]`` region batch (face-major)."""
+        if self.pillow_crop is not None:
+            return self.pillow_crop(faces)
         r = self.config.preprocess.region_size
         crops = torch.matmul(torch.matmul(self.crop_rows, faces.unsqueeze(1)), self.crop_cols_t)
         return crops.reshape(-1, 3, r, r)

@@ -146,6 +146,8 @@ def quantize_int8(onnx_path: str | Path, out: str | Path, *, reader: Calibration
     ensure_node_names(model)
     groups = node_groups(model)
     fp32_nodes = [n for g in keep_fp32.groups() for n in groups[g]]
+    if meta.preprocess.crop.uint8 and "crop" not in keep_fp32.groups():
+        fp32_nodes += groups["crop"]  # official-uint8: Pillow's integer arithmetic is exact in float32 only
     unknown = sorted(set(higher_precision) - set(groups["trunk"]))
     if unknown:
         raise RanEdgeError(f"higher_precision: {unknown} are not trunk nodes of {onnx_path}")

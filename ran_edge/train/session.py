@@ -17,7 +17,7 @@ class TrainJob:
 
     Data: ``data`` (a ``--data`` spec), ``seed``, ``val_fraction`` (share of train used for validation when the
     dataset has no val split). Model: ``preset``, ``attention`` (official | paper), ``face_size``,
-    ``region_size``, ``crop`` (exact | official), ``pil_filter``, ``trunk_width``, ``init_backbone`` (pretrained
+    ``region_size``, ``crop`` (exact | official | official-uint8), ``pil_filter``, ``trunk_width``, ``init_backbone`` (pretrained
     ResNet-18 trunk) and ``trust_checkpoint``. Optimisation (:class:`~ran_edge.train.loop.TrainConfig`):
     ``epochs``, ``lr``, ``batch_size``, ``optimizer``, ``schedule``, ``weight_decay``, ``hflip``, ``balanced``,
     ``rb_margin``, ``device``, ``workers``. Output: ``out`` folder, ``resume`` from ``out/last.pt``, ``progress``.

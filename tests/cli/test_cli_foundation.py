@@ -67,8 +67,12 @@ def test_import_checkpoint_cli(tmp_path):
     model, payload = load_checkpoint(out)
     assert model.config.attention.value == "official" and model.config.num_classes == 8
     pp = model.config.preprocess
-    assert pp.crop.value == "official" and pp.pil_filter.value == "bicubic"  # the default, recorded
-    assert "official" in payload["meta"]["crop"]
+    assert pp.crop.value == "official-uint8" and pp.pil_filter.value == "bicubic"  # the default, recorded
+    assert "bit-exact with Pillow" in payload["meta"]["crop"]
+    out_float = tmp_path / "imported_float.pt"
+    assert main(["import-checkpoint", str(path), "--preset", "ferplus6", "--classes", "ferplus", "--crop", "official",
+                 "--out", str(out_float)]) == 0
+    assert load_checkpoint(out_float)[0].config.preprocess.crop.value == "official"
     out2 = tmp_path / "imported_exact.pt"
     assert main(["import-checkpoint", str(path), "--preset", "ferplus6", "--classes", "ferplus", "--crop", "exact",
                  "--out", str(out2)]) == 0

@@ -86,3 +86,76 @@ def test_cuda_official_matches_cpp(native, dtype):
     gpu = region_batch(frame, boxes, AFFECTNET8, spec=spec, dtype=dtype, device="cuda")
     tol = 1e-3 if dtype == "float16" else 2e-5
     np.testing.assert_allclose(gpu.astype(np.float32), cpu.astype(np.float32), rtol=tol, atol=tol)
+
+
+# -- official-uint8: Pillow's integer arithmetic in the kernels -----------------------------------------------------
+
+def _pillow_regions(face_rgb: np.ndarray, preset, pil_filter: str) -> np.ndarray:
+    """``[K,3,224,224]`` uint8 RGB: the official loader's ``int()`` box, ``crop``, ``resize``."""
+    from PIL import Image
+
+    out = []
+    for b in preset.boxes:
+        img = Image.fromarray(face_rgb)
+        w, h = img.size
+        img = img.crop((int(b.x0 * w), int(b.y0 * h), int(b.x1 * w), int(b.y1 * h)))
+        out.append(np.asarray(img.resize((224, 224), getattr(Image, pil_filter.upper()))).transpose(2, 0, 1))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("preset", [FERPLUS6, AFFECTNET8], ids=lambda p: p.name)
+@pytest.mark.parametrize("pil_filter", ["bicubic", "nearest"])
+def test_cpp_official_uint8_is_pillow_bit_for_bit_on_real_faces(native, preset, pil_filter):
+    pytest.importorskip("PIL.Image")
+    from tests.real_faces import real_faces
+
+    spec = PreprocessSpec(crop="official-uint8", pil_filter=pil_filter, scale=1.0)
+    box = np.array([[0.0, 0.0, 224.0, 224.0]])
+    for face in real_faces(6):
+        got = region_batch(np.ascontiguousarray(face[..., ::-1]), box, preset, spec=spec)  # BGR in, RGB out
+        np.testing.assert_array_equal(got, _pillow_regions(face, preset, pil_filter).astype(np.float32))
+
+
+def test_cpp_official_uint8_equals_the_reference_on_frames(native):
+    """Faces partly outside the frame, a downscaled large face, float16 output and a strided frame view."""
+    rng = np.random.default_rng(11)
+    big = rng.integers(0, 256, (500, 700, 3), dtype=np.uint8)
+    frame = big[10:490, 20:660]  # row-strided view
+    boxes = np.array([[100.3, 20.7, 330.2, 250.9], [-30.0, 100.0, 90.0, 220.0], [50.0, 10.0, 600.0, 470.0],
+                      [700.0, 500.0, 800.0, 600.0]])  # the last one wholly outside: black
+    spec = PreprocessSpec(crop="official-uint8")
+    want = region_batch_reference(np.ascontiguousarray(frame), boxes, AFFECTNET8, spec)
+    np.testing.assert_array_equal(region_batch(frame, boxes, AFFECTNET8, spec=spec, num_threads=2), want)
+    assert not want[-AFFECTNET8.num_regions:].any()
+    half = region_batch(frame, boxes, AFFECTNET8, spec=spec, dtype="float16", num_threads=1)
+    np.testing.assert_array_equal(half, want.astype(np.float16))
+    t = tap_tables(frame.shape[0], frame.shape[1], boxes, AFFECTNET8, spec)
+    assert t.arithmetic == 1 and np.array_equal(t.x_weight, np.round(t.x_weight))  # fixed-point integers
+
+
+def test_official_uint8_numpy_fallback_equals_reference(monkeypatch):
+    from ran_edge.kernels import api, library
+
+    monkeypatch.setattr(library, "load", lambda: None)
+    monkeypatch.setattr(api, "_warned_fallback", True)
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    boxes = random_boxes(rng, 3, 40, 50)
+    spec = PreprocessSpec(region_size=24, crop="official-uint8")
+    np.testing.assert_array_equal(region_batch(frame, boxes, FERPLUS6, spec=spec),
+                                  region_batch_reference(frame, boxes, FERPLUS6, spec))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_cuda_official_uint8_equals_cpp(native, dtype):
+    """The CUDA kernel runs the same int32 arithmetic: equal to the C++ kernel (and so to Pillow)."""
+    if native.cuda is None or native.cuda_device_count() == 0:
+        pytest.skip(f"no CUDA region-batch kernel or device: {native.cuda_note}")
+    rng = np.random.default_rng(9)
+    frame = rng.integers(0, 256, (270, 480, 3), dtype=np.uint8)
+    boxes = np.concatenate([random_boxes(rng, 5, 270, 480) * 2.0, [[-40.0, 30.0, 200.0, 260.0]]])
+    spec = PreprocessSpec(region_size=64, crop="official-uint8")
+    cpu = region_batch(frame, boxes, AFFECTNET8, spec=spec, dtype=dtype)
+    gpu = region_batch(frame, boxes, AFFECTNET8, spec=spec, dtype=dtype, device="cuda")
+    np.testing.assert_array_equal(gpu, cpu)

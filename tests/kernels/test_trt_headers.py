@@ -5,7 +5,7 @@
   the right plugin source (the 8.x case was skipped before: "major version '' < 8").
 * The plugin compiles against each header set with the headers as ``-isystem`` and our code under
   ``-Wall -Wextra -Werror``: IPluginV2DynamicExt on 8.5.2/8.6.1, IPluginV3 on 10.3.0/10.13.3/11.1.
-* The CUDA kernel compiles for sm_72 (Xavier), sm_87 (Orin) and sm_90 where the installed nvcc has them.
+* The CUDA kernels (boxes and tap tables) compile for sm_72 (Xavier), sm_87 (Orin) and sm_90 where the installed nvcc has them.
 
 Nothing is linked against or run on TensorRT here.
 """
@@ -107,8 +107,9 @@ def test_cuda_kernel_compiles(arch, tmp_path):
         version = re.search(r"release [\d.]+", subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout)
         pytest.skip(f"sm_{arch}: not in `nvcc --list-gpu-arch` of this nvcc ({version.group(0) if version else '?'}); "
                     "compile it with a CUDA 12 toolkit (JetPack 5/6)")
-    cmd = [nvcc, "-std=c++17", "-I", str(ROOT / "csrc"), "-gencode", f"arch=compute_{arch},code=sm_{arch}",
-           "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-c", str(ROOT / "csrc" / "region_batch_cuda.cu"),
-           "-o", str(tmp_path / "k.o")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    for source in ("region_batch_cuda.cu", "region_batch_taps_cuda.cu"):  # boxes; tap tables (float and Pillow uint8)
+        cmd = [nvcc, "-std=c++17", "-I", str(ROOT / "csrc"), "-gencode", f"arch=compute_{arch},code=sm_{arch}",
+               "-Werror", "all-warnings", "-Xcompiler", "-Wall,-Wextra,-Werror", "-c", str(ROOT / "csrc" / source),
+               "-o", str(tmp_path / "k.o")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"{source}: {proc.stderr[-3000:]}"

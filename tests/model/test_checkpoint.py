@@ -155,7 +155,7 @@ def test_import_supports_the_self_attention_only_variant(tmp_path):
 def test_import_crop_convention_default_and_override(tmp_path):
     path = tmp_path / "m.pth.tar"
     torch.save({"state_dict": _official_state(4, 8)}, path)
-    assert import_official(path, FERPLUS6, FERPLUS_CLASSES).config.preprocess.crop.value == "official"
+    assert import_official(path, FERPLUS6, FERPLUS_CLASSES).config.preprocess.crop.value == "official-uint8"
     exact = import_official(path, FERPLUS6, FERPLUS_CLASSES, crop="exact", pil_filter="nearest")
     assert exact.config.preprocess.crop.value == "exact" and exact.config.preprocess.pil_filter.value == "nearest"
 
