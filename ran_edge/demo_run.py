@@ -8,6 +8,7 @@ RAN (ResNet-18, 224, 6 regions).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -311,7 +312,7 @@ def run_demo(cfg: DemoConfig, log: Log = print) -> DemoReport:
 
     write_text_result(cfg.out / "report.md", render_markdown(cfg, report))
     write_json_atomic(cfg.out / "demo.json", {
-        **record, "peak_rss_mib": peak_rss_mib(),
+        **record, "peak_rss_mib": peak_rss_mib(), "load_avg_end": round(os.getloadavg()[0], 2),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "figures": report.figures, "artifacts": report.artifacts, "seconds": report.seconds,
     })

@@ -62,13 +62,14 @@ def timing_paragraph(doc: Mapping[str, Any]) -> str:
     machine = doc.get("machine", {})
     cpu = machine.get("cpu", {})
     where = (f"{cpu.get('model', 'an unrecorded CPU')} ({cpu.get('int8_dot_product') or 'no int8 dot-product instruction'}), "
-             f"{machine.get('cores', '?')} cores, 1-minute load average {machine.get('load_avg_start', '?')} at the start")
+             f"{machine.get('cores', '?')} cores, 1-minute load average {machine.get('load_avg_start', '?')} at the start"
+             + (f" and {doc['load_avg_end']} at the end" if "load_avg_end" in doc else "") + ")")
     steps = ", ".join(f"{k} {seconds[k]:.0f} s" for k in STEP_ORDER if k in seconds)
     suites = figures.get("suites", {})
     acc = ", ".join(f"{k} {100 * v:.1f} %" for k, v in suites.items())
     rss = doc.get("peak_rss_mib")
     return (f"One `ran-edge demo` run, as its own `demo.json` recorded it ({doc.get('run_at', 'date not recorded')}, "
-            f"ran-edge {doc.get('version', '?')}; {where}): **{_minutes(seconds.get('total', 0.0))}** for the demo's steps "
+            f"ran-edge {doc.get('version', '?')}; {where}: **{_minutes(seconds.get('total', 0.0))}** for the demo's steps "
             f"({steps}; setup by `make install` not included)"
             + (f", peak RSS {rss / 1024:.1f} GiB" if rss else "")
             + f". Accuracy of the checkpoint: {acc or 'not recorded'}. {_int8_sentence(figures)}")
