@@ -57,6 +57,23 @@ def onnx_meta(precision: Precision, keep: Tuple[str, ...] = ("attention/Softmax"
                         precision=precision, extra={"opset": 17, FP16_KEEP_KEY: list(keep)})
 
 
+def write_walk_onnx(path: Path) -> None:
+    """A tiny valid ONNX with the walk sidecar's I/O (``faces [N,3,32,32]`` -> ``logits [N,7]``,
+    ``region_weights [N,6]``): two MatMuls on the flattened faces. TensorRT never parses it here."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Flatten", [INPUT], ["flat"], axis=1)]
+    inits = []
+    for name in OUTPUTS:
+        inits.append(numpy_helper.from_array(np.zeros((3 * 32 * 32, _OUT_WIDTH[name]), np.float32), f"w_{name}"))
+        nodes.append(helper.make_node("MatMul", ["flat", f"w_{name}"], [name]))
+    inputs = [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 3, 32, 32])]
+    outputs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["N", _OUT_WIDTH[o]]) for o in OUTPUTS]
+    graph = helper.make_graph(nodes, "conformance_walk", inputs, outputs, inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
 def script(rec: Recorder, real: ModuleType) -> Callable[..., Any]:
     """Scripted return values that steer the walk (see module docstring)."""
     dims = real.Dims
@@ -241,7 +258,7 @@ def other_scenarios(version: str, folder: Path) -> List[Scenario]:
 
         src = folder / "auto" / "model.onnx"
         src.parent.mkdir(exist_ok=True)
-        src.write_bytes(b"conformance walk: never parsed by TensorRT")
+        write_walk_onnx(src)  # a real (tiny) ONNX: load() validates the graph against the sidecar before any build
         write_sidecar(src, onnx_meta(Precision.FP32))
         walk_env = DeviceEnv(version, "conformance walk (no GPU)", (8, 7), "12.6")
         facts = {"tensorrt_version": version, "compute_capability": walk_env.cc_text, "env": walk_env}
