@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ran_edge.demo_summary import block_of, replace_block, timing_paragraph  # noqa: E402
+from ran_edge.outputs import write_text_result  # noqa: E402
 
 RECORD = ROOT / "benchmarks" / "results" / "demo" / "demo.json"
 README = ROOT / "README.md"
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     source = args.demo_json or RECORD
     try:
-        doc = json.loads(source.read_text())
+        text = source.read_text()
+        doc = json.loads(text)
     except (OSError, ValueError) as e:
         print(f"error: cannot read the demo record {source}: {e}", file=sys.stderr)
         return 1
@@ -43,10 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.demo_json and args.demo_json.resolve() != RECORD.resolve():
         RECORD.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.demo_json, RECORD)
-    tmp = README.with_name(README.name + ".tmp")
-    tmp.write_text(replace_block(readme, paragraph))
-    tmp.replace(README)
+        write_text_result(RECORD, text, inputs=[args.demo_json])
+    write_text_result(README, replace_block(readme, paragraph))
     print(paragraph)
     return 0
 
