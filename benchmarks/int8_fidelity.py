@@ -97,12 +97,11 @@ def ort_peer(fp32: Path, out: Path, feeds: list[dict[str, np.ndarray]]) -> Path:
     return out
 
 
-def modelopt_peer(mode: str, python: Path, ckpt: Path, fp32: Path, feeds: list[dict[str, np.ndarray]], out: Path) -> Path | str:
-    """Model Optimizer's INT8 PTQ (``mode``: onnx-ptq or torch-ptq) run in its own venv; the reason when it cannot run."""
+def modelopt_peer(mode: str, python: Path, ckpt: Path, fp32: Path, calib: Path, out: Path) -> Path | str:
+    """Model Optimizer's INT8 PTQ (``mode``: onnx-ptq or torch-ptq) run in its own venv on the faces of ``calib``
+    (``float32 [N,3,S,S]`` .npy); the reason when it cannot run."""
     if not python.is_file():
         return f"no ModelOpt venv at {python} (make modelopt-env)"
-    calib = out.with_suffix(".calib.npy")
-    np.save(calib, np.concatenate([next(iter(f.values())) for f in feeds]).astype(np.float32))
     cmd = [str(python), str(ROOT / "benchmarks" / "modelopt_peer.py"), mode, "--fp32", str(fp32), "--calib", str(calib),
            "--out", str(out), "--checkpoint", str(ckpt)]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -172,8 +171,10 @@ def run_seed(seed: int, work: Path, test_num: int, qat: bool, modelopt_python: P
         feeds = calibration_faces(fp32, seed, cfg.image_size)
         peer = ort_peer(fp32, tmp_path / "ort.onnx", feeds)
         result["variants"]["ort-quantize_static"] = judge_file(fp32, peer, suites, reference, meta, exact_qdq=False)
+        calib = tmp_path / "calib.npy"  # the same 256 faces as ORT's, for both ModelOpt variants
+        np.save(calib, np.concatenate([next(iter(f.values())) for f in feeds]).astype(np.float32))
         for mode in ("onnx-ptq", "torch-ptq"):
-            mo = modelopt_peer(mode, modelopt_python, ckpt, fp32, feeds, tmp_path / f"modelopt-{mode}.onnx")
+            mo = modelopt_peer(mode, modelopt_python, ckpt, fp32, calib, tmp_path / f"modelopt-{mode}.onnx")
             result["variants"][f"modelopt-{mode}"] = (judge_file(fp32, mo, suites, reference, meta, exact_qdq=True)
                                                       if isinstance(mo, Path) else {"skipped": mo})
     return result
