@@ -16,9 +16,10 @@ provider when onnxruntime-gpu and a GPU are present.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -115,13 +116,12 @@ class HeldOutEval:
             got = runner.infer(feed_for_images([self.faces[i] for i in part], self.meta), check=False)["logits"]
             out[part] = got[:len(part)]
 
-    def _ensure_ref(self, rows: np.ndarray) -> None:
+    def _ensure_ref(self, rows: np.ndarray, fp32_runner: Callable[[], Any]) -> None:
         """FP32 logits of ``rows``, each face computed once, when a trial first needs it: a trial that stops after its
-        first chunk costs no FP32 run over the rest."""
+        first chunk costs no FP32 run over the rest. ``fp32_runner()`` gives the trial's FP32 session (opened once)."""
         need = rows[~self.ref_done[rows]]
         if need.size:
-            with self._runner(self.fp32) as runner:
-                self._run_rows(runner, need, self.ref)
+            self._run_rows(fp32_runner(), need, self.ref)
             self.ref_done[need] = True
 
     def _logits(self, path: str | Path, early: bool | None) -> tuple[np.ndarray, np.ndarray]:
@@ -129,10 +129,18 @@ class HeldOutEval:
         certain (see the module docstring)."""
         out = np.full((len(self.faces), len(self.meta.class_names)), np.nan, np.float32)
         seen = np.zeros(len(self.faces), bool)
-        with self._runner(path) as runner:
+        with ExitStack() as stack:
+            runner = stack.enter_context(self._runner(path))
+            fp32: list[Any] = []
+
+            def fp32_runner() -> Any:
+                if not fp32:  # opened on the first chunk that needs FP32 logits, then kept for this trial
+                    fp32.append(stack.enter_context(self._runner(self.fp32)))
+                return fp32[0]
+
             for start in range(0, len(self.faces), self.chunk):
                 rows = self.order[start:start + self.chunk]
-                self._ensure_ref(rows)
+                self._ensure_ref(rows, fp32_runner)
                 self._run_rows(runner, rows, out)
                 seen[rows] = True
                 done = start + self.chunk >= len(self.faces)
