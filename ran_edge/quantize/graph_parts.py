@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 POOL_OPS = ("GlobalAveragePool", "ReduceMean")
 
@@ -28,14 +28,20 @@ def ensure_node_names(model: Any) -> Any:
     return model
 
 
-def node_groups(model: Any) -> dict[str, list[str]]:
-    """``{"crop": [...], "trunk": [...], "head": [...]}`` node names, in graph order."""
-    nodes = list(model.graph.node)
+def graph_links(nodes: Sequence[Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """``(producer, consumers)`` of a node list: the node writing each tensor, and the nodes reading it (in order)."""
     producer = {o: n for n in nodes for o in n.output}
     consumers: dict[str, list[Any]] = {}
     for n in nodes:
         for i in n.input:
             consumers.setdefault(i, []).append(n)
+    return producer, consumers
+
+
+def node_groups(model: Any) -> dict[str, list[str]]:
+    """``{"crop": [...], "trunk": [...], "head": [...]}`` node names, in graph order."""
+    nodes = list(model.graph.node)
+    producer, consumers = graph_links(nodes)
     first_conv = next((n for n in nodes if n.op_type == "Conv"), None)
     crop: set[str] = set()
     stack = list(first_conv.input) if first_conv is not None else []

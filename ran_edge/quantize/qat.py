@@ -32,7 +32,7 @@ import numpy as np
 from ran_edge._lazy import require
 from ran_edge.artifact import ArtifactMeta, Precision, read_sidecar, sha256_file, sidecar_path, verify_hash
 from ran_edge.errors import RanEdgeError
-from ran_edge.quantize.graph_parts import node_groups
+from ran_edge.quantize.graph_parts import graph_links, node_groups
 from ran_edge.quantize.qat_data import QatData, open_qat_data
 
 
@@ -99,11 +99,7 @@ def trainable_initializers(model: Any, params: QatParams | str = QatParams.ALL) 
     params = QatParams(params)
     nodes = list(model.graph.node)
     inits = {t.name: t for t in model.graph.initializer}
-    producer = {o: n for n in nodes for o in n.output}
-    consumers: dict[str, list[Any]] = {}
-    for n in nodes:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    producer, consumers = graph_links(nodes)
     first_conv = next((n for n in nodes if n.op_type == "Conv"), None)
     crop: set[str] = set()
     stack = [first_conv.input[0]] if first_conv is not None else []
@@ -135,10 +131,7 @@ def self_weight_tensor(model: Any) -> str | None:
     """The tensor μ ``[N,K]`` of the RB-loss (the self-attention weights as the model uses them): the first
     Sigmoid of the head, squeezed, and softmax-ed when the graph does (``official`` attention)."""
     head = set(node_groups(model)["head"])
-    consumers: dict[str, list[Any]] = {}
-    for n in model.graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    _, consumers = graph_links(list(model.graph.node))
     sig = next((n for n in model.graph.node if n.op_type == "Sigmoid" and n.name in head), None)
     if sig is None:
         return None
