@@ -139,14 +139,15 @@ def judge_file(fp32: Path, path: Path, suites: dict, reference: dict, meta: Any,
 
 def run_seed(seed: int, work: Path, test_num: int, qat: bool, modelopt_python: Path) -> dict[str, Any]:
     from ran_edge.artifact import read_sidecar
-    from ran_edge.data.suites import synthetic_suites
+    from ran_edge.data.suites import POSE_FACTOR, synthetic_suites
     from ran_edge.demo_run import DemoConfig, demo_finetune_hook
     from ran_edge.quantize import OnMiss, QuantTarget, calibrate_onnx
 
     cfg = DemoConfig(out=work, seed=seed)
     ckpt, fp32 = train_demo_model(seed, work / f"seed{seed}")
     meta = read_sidecar(fp32)
-    suites = synthetic_suites(f"synthetic:n_test={test_num},size={cfg.image_size},seed={seed}", SUITES, seed)
+    suites = synthetic_suites(f"synthetic:n_test={test_num},size={cfg.image_size},seed={seed}", SUITES, seed,
+                              pose_factor=POSE_FACTOR)  # pose > 45° about test_num faces, like the other suites
     reference = fp32_outputs(fp32, suites, meta)
     data = f"synthetic:size={cfg.image_size},seed={seed + 1}"
     result: dict[str, Any] = {"suite_sizes": {k: len(v) for k, v in suites.items()}, "variants": {}}
@@ -217,7 +218,9 @@ def summarise(values: list[float]) -> dict[str, float]:
 def render(doc: dict[str, Any]) -> str:
     lines = ["# INT8 fidelity: the gate, all-INT8, side by side", "",
              f"Machine: {doc['machine']['cpu'].get('model')} ({doc['machine']['cpu'].get('int8_dot_product') or 'no int8 dot-product instruction'}), "
-             f"{doc['machine']['cores']} cores. Test suites: {doc['test_num']} faces each (synthetic test split). "
+             f"{doc['machine']['cores']} cores. Test suites (synthetic test split, faces): "
+             + ", ".join(f"{k} {v}" for k, v in next(iter(doc["per_seed"].values()))["suite_sizes"].items())
+             + f" (seed {next(iter(doc['per_seed']))}; the pose suite has 3x {doc['test_num']} faces, so pose > 45° has about as many as the others). "
              f"Gate: {doc['gate']}.", "",
              "| variant | seeds passing the gate | pooled drop pt (min/med/max) | upper bound pt (max) | worst suite drop pt (max) | confident agreement (min) | agreement clean / occl / pose45 (min) | INT8 share (min) | ORT speed vs FP32 (min/med/max) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -291,7 +294,7 @@ def main() -> int:
     full = run_full_size(work / "full") if args.full_size else None
     if args.reuse_full_size and full is None:
         earlier = json.loads((out / "int8_fidelity.json").read_text())
-        full = earlier.get("full_size") and {**earlier["full_size"], "reused_from": earlier.get("run_at", "an earlier run")}
+        full = earlier.get("full_size") and {"reused_from": earlier.get("run_at", "an earlier run"), **earlier["full_size"]}
     targets = []
     for flavour in ("tensorrt", "cpu"):
         s = summary.get(f"ours {flavour}")

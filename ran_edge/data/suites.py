@@ -95,13 +95,29 @@ def disjoint_suites(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(n for n in names if n in kept or n == widest.get("pose", (0, None))[1])
 
 
-def synthetic_suites_with_sources(data: str, names: Sequence[str], seed: int = 0) -> dict[str, tuple[FaceDataset, str]]:
+#: The pose suite with this many times the faces of the others has about as many faces beyond 45° as the others
+#: have in all (its larger angle is uniform in [15°, 60°], so a third of it is beyond 45° and two thirds beyond 30°).
+POSE_FACTOR = 3
+
+
+def synthetic_suites_with_sources(data: str, names: Sequence[str], seed: int = 0,
+                                  pose_factor: int = 1) -> dict[str, tuple[FaceDataset, str]]:
     """``{name: (faces, where they came from)}`` for the synthetic test suites ``names`` of the ``--data`` spec.
 
-    Each generator suite is opened once (the test split, held-out seeds); see :data:`SYNTHETIC_SUITES`.
+    Each generator suite is opened once (the test split, held-out seeds); see :data:`SYNTHETIC_SUITES`. The pose
+    suite has ``pose_factor`` times ``n_test`` faces (:data:`POSE_FACTOR` gives its >45° subset about ``n_test``
+    faces, so that a per-suite bar is judged on as many faces there as elsewhere); its first ``n_test`` faces are
+    the same whatever the factor.
     """
-    from ran_edge.data.spec import open_dataset
+    from dataclasses import replace
 
+    from ran_edge.data.spec import SYNTHETIC_DEFAULTS, open_dataset, parse_data_spec
+
+    if not isinstance(pose_factor, int) or pose_factor < 1:
+        raise RanEdgeError(f"pose_factor: got {pose_factor!r}, expected an integer >= 1")
+    spec = parse_data_spec(data)
+    n_test = int(spec.options.get("n_test", SYNTHETIC_DEFAULTS["n_test"]))
+    pose_spec = replace(spec, options={**spec.options, "n_test": str(n_test * pose_factor)})
     bases: dict[str, FaceDataset] = {}
     out: dict[str, tuple[FaceDataset, str]] = {}
     for name in names:
@@ -109,7 +125,7 @@ def synthetic_suites_with_sources(data: str, names: Sequence[str], seed: int = 0
             raise RanEdgeError(f"unknown synthetic suite {name!r}; expected one of {', '.join(SYNTHETIC_SUITES)}")
         kind, angle = SYNTHETIC_SUITES[name]
         if kind not in bases:
-            bases[kind] = open_dataset(data, "test", seed=seed, suite=kind)
+            bases[kind] = open_dataset(pose_spec if kind == "pose" else spec, "test", seed=seed, suite=kind)
         base = bases[kind]
         if angle is None:
             out[name] = (base, f"synthetic test split, {name} suite")
@@ -119,9 +135,10 @@ def synthetic_suites_with_sources(data: str, names: Sequence[str], seed: int = 0
     return out
 
 
-def synthetic_suites(data: str, names: Sequence[str], seed: int = 0) -> dict[str, FaceDataset]:
-    """``{name: faces}`` of the synthetic test suites ``names`` (in that order) of the ``--data`` spec."""
-    return {name: ds for name, (ds, _) in synthetic_suites_with_sources(data, names, seed).items()}
+def synthetic_suites(data: str, names: Sequence[str], seed: int = 0, pose_factor: int = 1) -> dict[str, FaceDataset]:
+    """``{name: faces}`` of the synthetic test suites ``names`` (in that order) of the ``--data`` spec (see
+    :func:`synthetic_suites_with_sources`)."""
+    return {name: ds for name, (ds, _) in synthetic_suites_with_sources(data, names, seed, pose_factor).items()}
 
 
 def _synthetic_suites(data: str, names: Sequence[str], seed: int, max_faces: int | None) -> list[Suite]:

@@ -65,6 +65,24 @@ def suite_meets(rec: Mapping[str, Any], target: QualityTarget) -> bool:
     return rec["confident_agreement"] >= target.min_confident_agreement
 
 
+def distinct_faces(suites: Mapping[str, Any]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Every face of ``suites`` once (a suite that is a subset of another, such as pose > 45° of the pose suite,
+    shares its image arrays) and, per suite, the rows of its faces in that list: each model runs over a face once."""
+    index: dict[int, int] = {}
+    images: list[np.ndarray] = []
+    rows: dict[str, np.ndarray] = {}
+    for suite, ds in suites.items():
+        picked = []
+        for i in range(len(ds)):
+            img = ds[i].image
+            if id(img) not in index:
+                index[id(img)] = len(images)
+                images.append(img)
+            picked.append(index[id(img)])
+        rows[suite] = np.asarray(picked, np.int64)
+    return images, rows
+
+
 def compare_on_suites(fp32: str | Path, others: Mapping[str, str | Path], suites: Mapping[str, Any], meta: ArtifactMeta,
                       log: Callable[[str], None] = print, target: QualityTarget = DEFAULT_TARGET,
                       gates: dict[str, GateResult] | None = None) -> dict[str, dict[str, Any]]:
@@ -75,12 +93,15 @@ def compare_on_suites(fp32: str | Path, others: Mapping[str, str | Path], suites
     (:func:`ran_edge.data.suites.disjoint_suites`)."""
     result: dict[str, dict[str, Any]] = {}
     outputs: dict[str, dict[str, SuiteOutputs]] = {name: {} for name in others}
+    images, rows = distinct_faces(suites)
+    ref_all = onnx_logits(fp32, images, meta)
+    got_all = {name: onnx_logits(path, images, meta) for name, path in others.items()}
     for suite, ds in suites.items():
         labels = np.asarray([ds[i].label for i in range(len(ds))])
-        ref = run_onnx(fp32, ds, meta)
+        ref = ref_all[rows[suite]]
         result[suite] = {}
-        for name, path in others.items():
-            got = run_onnx(path, ds, meta)
+        for name in others:
+            got = got_all[name][rows[suite]]
             outputs[name][suite] = SuiteOutputs(ref, got, labels)
             cmp = {**compare_logits(ref, got, labels, meta.class_names), **suite_record(outputs[name][suite], target)}
             cmp["meets_target"] = suite_meets(cmp, target)

@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, read_sidecar
+from ran_edge.data.suites import POSE_FACTOR  # the held-out pose suite: its >45° subset about as big as the others
 from ran_edge.quantize.gate import DEFAULT_TARGET, GateResult, QualityTarget, SuiteOutputs, judge
 
 
@@ -44,8 +45,6 @@ class HeldOut:
 
 #: Pose angles (max |yaw|, |pitch|, degrees) above which held-out pose faces also form suites of their own.
 HARD_POSE_DEGREES = (30.0, 45.0)
-#: The held-out pose suite has this many times the faces of the others (its >45° subset is about 40 % of it).
-POSE_FACTOR = 3
 #: Default held-out faces per suite: 1,000 clean + 1,000 occlusion + 3,000 pose = 5,000 distinct faces, enough
 #: for the paired 95 % bound of a 0.3-point drop to stay under 0.6 point with up to ~2 % discordant faces.
 DEFAULT_HOLDOUT_PER_SUITE = 1000

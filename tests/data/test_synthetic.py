@@ -216,3 +216,19 @@ def test_write_imagefolder_replaces_its_own_tree_but_refuses_other_folders(tmp_p
     with pytest.raises(RanEdgeError, match="not an image-folder tree"):
         write_imagefolder(other, {"val": make_split("val", 7, size=24)})
     assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_pose_factor_sizes_the_hard_pose_subsets_like_the_other_suites():
+    """With POSE_FACTOR the pose suite has 3x the faces, so pose > 45° has about n_test like clean and occlusion;
+    the first n_test pose faces are the same as without the factor."""
+    from ran_edge.data.suites import POSE_FACTOR, synthetic_suites
+
+    spec = "synthetic:n_test=210,size=32,seed=3"
+    one = synthetic_suites(spec, ("clean", "pose", "pose45"), 3)
+    three = synthetic_suites(spec, ("clean", "pose", "pose45"), 3, pose_factor=POSE_FACTOR)
+    assert len(three["clean"]) == len(one["clean"]) == 210 and len(three["pose"]) == 630
+    assert 0.7 * 210 < len(three["pose45"]) < 1.3 * 210 and len(one["pose45"]) < 0.5 * 210
+    for i in (0, 57, 209):
+        assert np.array_equal(one["pose"][i].image, three["pose"][i].image)
+    with pytest.raises(RanEdgeError, match="pose_factor"):
+        synthetic_suites(spec, ("pose",), 3, pose_factor=0)
