@@ -57,7 +57,9 @@ def _int8_sentence(figures: Mapping[str, Any]) -> str:
                      + ")"
                      + (f", {100 * share:.2f} % INT8" if share is not None else "")
                      + (", fine-tuned (QAT)" if info.get("fine_tuned") else "")
-                     + (f", {speed:.2f}x FP32 in ONNX Runtime" if speed else ""))
+                     + (f", {speed:.2f}x FP32 in ONNX Runtime" if speed else "")
+                     + (" (exact Q/DQ emulation, not TensorRT's speed)"
+                        if speed and (info.get("speed") or {}).get("execution") == "exact Q/DQ" else ""))
     return "INT8: " + "; ".join(parts) + "."
 
 
@@ -69,7 +71,7 @@ def timing_paragraph(doc: Mapping[str, Any]) -> str:
     where = (f"{cpu.get('model', 'an unrecorded CPU')} ({cpu.get('int8_dot_product') or 'no int8 dot-product instruction'}), "
              f"{machine.get('cores', '?')} cores, 1-minute load average {machine.get('load_avg_start', '?')} at the start"
              + (f" and {doc['load_avg_end']} at the end" if "load_avg_end" in doc else "") + ")")
-    steps = ", ".join(f"{k} {seconds[k]:.0f} s" for k in STEP_ORDER if k in seconds)
+    steps = ", ".join(f"{k.replace('_', ' ')} {seconds[k]:.0f} s" for k in STEP_ORDER if k in seconds)
     suites = figures.get("suites", {})
     acc = ", ".join(f"{k} {100 * v:.1f} %" for k, v in suites.items())
     rss = doc.get("peak_rss_mib")
