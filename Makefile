@@ -65,7 +65,7 @@ trt-headers: $(STAMP)
 	$(PY) -m pytest -q tests/kernels/test_trt_headers.py
 
 demo: $(STAMP) kernels
-	$(VENV)/bin/ran-edge demo --out $(DEMO_OUT) --video --allow-accuracy-loss
+	$(VENV)/bin/ran-edge demo --out $(DEMO_OUT) --video
 
 bench-triton: $(STAMP) serve-env
 	$(PY) benchmarks/triton_load.py --make-artifact runs/triton_load/model.onnx

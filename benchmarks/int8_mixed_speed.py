@@ -90,7 +90,8 @@ def build_variants(work: Path, sets: dict[int, dict], calib_num: int, threads: i
 def time_variants(paths: dict[str, Path], batch: int, repeat: int, threads: int) -> dict[str, dict[str, float]]:
     from ran_edge.runtime.ort_runner import cpu_runner
 
-    sessions = {name: cpu_runner(p, threads) for name, p in paths.items()}
+    # the sessions take turns: no thread spinning, or each one's idle threads slow the next (ran_edge.quantize.cost)
+    sessions = {name: cpu_runner(p, threads, spinning=False) for name, p in paths.items()}
     x = np.random.default_rng(0).random((batch, 3, 224, 224), dtype=np.float32)
     for sess in sessions.values():
         sess.infer({"faces": x}, check=False)

@@ -196,9 +196,15 @@ def run_bench(cfg: BenchConfig, log: Log = print) -> BenchResult:
     log(f"[bench] {len(specs)} configuration(s) x {len(cfg.batches)} batch(es), {cfg.schedule.value} schedule; suites: "
         f"{', '.join(s.name for s in suites) or 'none'}; region batch by {region_batch_impl()}")
     loaded: list[tuple[str, SubjectSpec, Subject]] = []
+    from ran_edge.bench.loaders import ort_spinning
+
+    spinning = ort_spinning(cfg, len(specs))
+    if not spinning:
+        log("[bench] ONNX Runtime thread spinning off: configurations take turns on the same cores, and a session's "
+            "spinning threads would slow the next one (single-session latency with spinning is lower)")
     try:
         for i, spec in enumerate(specs):
-            item = _load(f"m{i}", spec, cfg, model_cache, models, speed, accuracy, suites, progress)
+            item = _load(f"m{i}", spec, cfg, model_cache, models, speed, accuracy, suites, progress, spinning)
             if item is not None:
                 loaded.append(item)
         _warn_if_long(loaded, cfg, suites, log)
@@ -226,13 +232,13 @@ def run_bench(cfg: BenchConfig, log: Log = print) -> BenchResult:
 
 
 def _load(mid: str, spec: SubjectSpec, cfg: BenchConfig, model_cache: dict, models: list, speed: list,
-          accuracy: list, suites: list, progress: _Progress) -> tuple[str, SubjectSpec, Subject] | None:
+          accuracy: list, suites: list, progress: _Progress, spinning: bool = True) -> tuple[str, SubjectSpec, Subject] | None:
     """Load one configuration and time its first inference; a failure is recorded, not raised (except a
     batch above an engine's profile, a user error)."""
     from ran_edge.bench.loaders import load_subject
 
     try:
-        subject = load_subject(spec, cfg, model_cache)
+        subject = load_subject(spec, cfg, model_cache, spinning)
     except Exception as exc:  # noqa: BLE001
         models.append(model_record(mid, spec, error=_error_text(exc)))
         _fail_rest(mid, cfg, suites, speed, accuracy, _error_text(exc), progress)

@@ -55,14 +55,24 @@ def _flops_from_onnx(path: Path, k: int) -> tuple[float | None, str]:
     return 2.0 * counted["per_face"], f"counted from the ONNX graph (Conv/MatMul/Gemm){note}"
 
 
-def load_runtime_subject(spec: SubjectSpec, cfg: BenchConfig, artifact: str | None = None) -> Subject:
-    """A file artifact through ``ran_edge.runtime.load``."""
+def ort_spinning(cfg: BenchConfig, configurations: int) -> bool:
+    """Whether ONNX Runtime's idle threads may spin: not when configurations take turns (interleaved schedule) with
+    more than one of them, where each session's spinning threads slow the next one at random (on 2 cores, two ORT
+    sessions of the demo model taking turns measured 4-7 ms a batch with spinning and a steady 2.4 ms without; one
+    session alone is about 25 % faster with spinning, so a sequential run keeps it)."""
+    from ran_edge.bench.config import Schedule
+
+    return cfg.schedule is not Schedule.INTERLEAVED or configurations < 2
+
+
+def load_runtime_subject(spec: SubjectSpec, cfg: BenchConfig, artifact: str | None = None, spinning: bool = True) -> Subject:
+    """A file artifact through ``ran_edge.runtime.load`` (``spinning``: see :func:`ort_spinning`)."""
     from ran_edge.runtime import load
 
     path = Path(artifact or spec.artifact)
     options: dict[str, Any] = {}
     if spec.backend is Backend.ORT:
-        options = {"threads": cfg.threads}  # providers: CUDA when onnxruntime-gpu sees a GPU, else CPU
+        options = {"threads": cfg.threads, "spinning": spinning}  # providers: CUDA when onnxruntime-gpu sees a GPU
     elif spec.backend is Backend.TORCHSCRIPT:
         options = {"torch_device": cfg.torch_device}
         _set_torch_threads(cfg.threads)
@@ -78,7 +88,7 @@ def load_runtime_subject(spec: SubjectSpec, cfg: BenchConfig, artifact: str | No
         max_batch = hi // k if meta.input_kind.value == "regions" else hi
     return Subject(spec, runner, meta, load_ms, flops_per_face=flops, flops_source=source,
                    reference_hint=reference_hint(path, meta, cfg.artifacts), max_batch=max_batch,
-                   extra={"runtime_artifact": str(path),
+                   extra={"runtime_artifact": str(path), **({"ort_spinning": spinning} if spec.backend is Backend.ORT else {}),
                           "providers": list(getattr(runner, "active_providers", []) or []) or None})
 
 
@@ -146,10 +156,12 @@ def export_variant(model: Any, backend: Backend, path: RegionPath, out_dir: Path
                               log=lambda _: None).path
 
 
-def load_subject(spec: SubjectSpec, cfg: BenchConfig, model_cache: dict[str, tuple[Any, bool, float]]) -> Subject:
-    """Load any spec. Models are built once per artifact (``model_cache``); exports go to ``cfg.out/artifacts``."""
+def load_subject(spec: SubjectSpec, cfg: BenchConfig, model_cache: dict[str, tuple[Any, bool, float]],
+                 spinning: bool = True) -> Subject:
+    """Load any spec. Models are built once per artifact (``model_cache``); exports go to ``cfg.out/artifacts``;
+    ``spinning``: whether ONNX Runtime sessions may spin (:func:`ort_spinning`)."""
     if spec.kind not in ("checkpoint", "random"):
-        return load_runtime_subject(spec, cfg)
+        return load_runtime_subject(spec, cfg, spinning=spinning)
     if spec.artifact not in model_cache:
         t0 = time.perf_counter_ns()
         model, trained = build_model(spec, cfg.trust_checkpoint)
@@ -165,7 +177,7 @@ def load_subject(spec: SubjectSpec, cfg: BenchConfig, model_cache: dict[str, tup
     stem = "random-full" if spec.artifact == "random:full" else "random-tiny" if spec.artifact == "random:tiny" \
         else Path(spec.artifact).stem
     exported = export_variant(model, spec.backend, spec.path, cfg.out / "artifacts", stem)
-    subject = load_runtime_subject(spec, cfg, str(exported))
+    subject = load_runtime_subject(spec, cfg, str(exported), spinning)
     if subject.flops_per_face is None:
         subject.flops_per_face, subject.flops_source = _analytic_flops(model, spec.path)
     subject.trained = trained

@@ -16,11 +16,15 @@ def ort_speedup(fp32: str | Path, int8: str | Path, images: Sequence[np.ndarray]
                 iters: int = 7, threads: int = 2, exact_qdq: bool = False) -> dict[str, Any]:
     """Median latency of ``batch`` faces through FP32 and the INT8 file, interleaved so both see the same machine
     load; ``speedup`` = FP32 / INT8. ``exact_qdq`` runs the Q/DQ pairs as written (the TensorRT flavour's
-    arithmetic: a correctness mode, far slower than TensorRT's INT8 kernels, and said so in ``note``)."""
+    arithmetic: a correctness mode, far slower than TensorRT's INT8 kernels, and said so in ``note``).
+
+    Both sessions run without thread spinning: two sessions taking turns on a few cores otherwise slow each other
+    at random (on 2 cores the same pair of files measured 0.55-1.19x with spinning, 0.83-0.89x without)."""
     from ran_edge.runtime.ort_runner import cpu_runner
 
     feed = feed_for_images(list(images[:batch]), meta)
-    sessions = {"fp32": cpu_runner(fp32, threads), "int8": cpu_runner(int8, threads, exact_qdq=exact_qdq)}
+    sessions = {"fp32": cpu_runner(fp32, threads, spinning=False),
+                "int8": cpu_runner(int8, threads, exact_qdq=exact_qdq, spinning=False)}
     times: dict[str, list[float]] = {k: [] for k in sessions}
     for s in sessions.values():  # warm-up
         s.infer(feed, check=False)

@@ -201,12 +201,12 @@ class Classifier:
 
 def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, device: int = 0,
                 **options: Any) -> Runner:
-    """The runner for ``backend`` (not yet active). ``options``: ``providers``/``threads`` (ort),
+    """The runner for ``backend`` (not yet active). ``options``: ``providers``/``threads``/``spinning`` (ort),
     ``cuda_graph``/``cuda`` (trt), ``torch_device`` (torchscript)."""
     if meta.format not in _FORMATS[backend]:
         raise RanEdgeError(f"{path}: the sidecar says format '{meta.format}', backend '{backend.short}' "
                            f"expects {list(_FORMATS[backend])}")
-    allowed = {Backend.ORT: {"providers", "threads"}, Backend.TRT: {"cuda_graph", "cuda"},
+    allowed = {Backend.ORT: {"providers", "threads", "spinning"}, Backend.TRT: {"cuda_graph", "cuda"},
                Backend.TORCHSCRIPT: {"torch_device"}}[backend]
     unknown = sorted(set(options) - allowed)
     if unknown:
@@ -214,7 +214,8 @@ def make_runner(path: Union[str, Path], meta: ArtifactMeta, backend: Backend, de
     if backend is Backend.ORT:
         from ran_edge.runtime.ort_runner import OrtRunner, exact_qdq_for
 
-        return OrtRunner(path, options.get("providers"), options.get("threads"), device, exact_qdq=exact_qdq_for(meta))
+        return OrtRunner(path, options.get("providers"), options.get("threads"), device, exact_qdq=exact_qdq_for(meta),
+                         spinning=bool(options.get("spinning", True)))
     if backend is Backend.TRT:
         from ran_edge.runtime.trt_runner import TrtRunner
 

@@ -115,10 +115,10 @@ def test_a_failing_configuration_is_reported_and_the_rest_run(tiny_artifacts, tm
     shutil.copy(str(tiny_artifacts["onnx"]) + ".json", str(broken) + ".json")
     real = loaders.load_runtime_subject
 
-    def fails_for_broken(spec, cfg, artifact=None):  # a configuration that fails only when it runs
+    def fails_for_broken(spec, cfg, artifact=None, spinning=True):  # a configuration that fails only when it runs
         if Path(spec.artifact).name == "broken.onnx":
             raise RanEdgeError("the runner could not start")
-        return real(spec, cfg, artifact)
+        return real(spec, cfg, artifact, spinning)
 
     monkeypatch.setattr(loaders, "load_runtime_subject", fails_for_broken)
     out = tmp_path / "o"
@@ -182,3 +182,17 @@ def test_a_report_folder_with_files_is_refused_without_force(tiny_artifacts, tmp
     assert (out / "bench.json").read_text() == "{\"earlier\": true}"
     assert main(argv + ["--force"]) == 0
     assert json.loads((out / "bench.json").read_text())["schema"] == "ran-edge-bench"
+
+
+def test_ort_sessions_taking_turns_do_not_spin(tiny_artifacts, tmp_path):
+    """Two ONNX Runtime configurations timed in turns run without thread spinning (each one's spinning threads slow
+    the other at random on few cores); one configuration alone keeps ONNX Runtime's default."""
+    from ran_edge.bench import BenchConfig, run_bench
+
+    onnx = str(tiny_artifacts["onnx"])
+    two = run_bench(BenchConfig(artifacts=(onnx, onnx), out=tmp_path / "two", batches=(1,), iters=2, warmup=0,
+                                suites=(), threads=2, progress=False, plots=False), log=lambda s: None)
+    one = run_bench(BenchConfig(artifacts=(onnx,), out=tmp_path / "one", batches=(1,), iters=2, warmup=0,
+                                suites=(), threads=2, progress=False, plots=False), log=lambda s: None)
+    spins = [[m["details"]["ort_spinning"] for m in json.loads(Path(r.json_path).read_text())["models"]] for r in (two, one)]
+    assert spins == [[False, False], [True]]
