@@ -1,6 +1,6 @@
 """INT8 that is INT8, judged by the gate: several freshly trained demo models and the full-size RAN, side by side.
 
-    python benchmarks/int8_fidelity.py --seeds 1 2 3 --test-num 3000 --full-size
+    python benchmarks/int8_fidelity.py --seeds 1 2 3 --test-num 3100 --full-size
 
 Per seed a demo RAN is trained exactly as ``ran-edge demo`` trains it (its folder under ``--work`` is reused when
 present) and exported; then, from that one FP32 ONNX:
@@ -20,8 +20,9 @@ ModelOpt variants run ``benchmarks/modelopt_peer.py`` in a venv of their own (``
 they write are judged here like every other. Files with TensorRT's layout (ours, ModelOpt's) are evaluated with exact
 Q/DQ arithmetic, ONNX Runtime's own ``quantize_static`` file in ONNX Runtime's default session.
 
-Every file is judged by the gate (``ran_edge.quantize.gate``) on synthetic *test* suites of ``--test-num`` faces each
-(clean, occlusion, pose; pose > 30° and > 45° are subsets reported on their own; pooled = clean + occlusion + pose),
+Every file is judged by the gate (``ran_edge.quantize.gate``) on synthetic *test* suites of ``--test-num`` faces
+(clean, occlusion; the pose suite has three times as many, and its subsets beyond 30° and 45° are reported on their
+own, pose > 45° with about ``--test-num`` faces; pooled = clean + occlusion + pose),
 never seen by calibration or the held-out search, and carries its INT8 share and its ONNX Runtime speed against FP32
 (batch 8, 2 threads, measured side by side). ``--full-size`` adds the full-size RAN (ResNet-18 width 64, 224 px, random
 weights: its gate verdict is not meaningful, its time, share and speed are): ``calibrate`` wall time with 512 faces
@@ -255,7 +256,9 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--test-num", type=int, default=3000, help="test faces per suite (default 3000)")
+    ap.add_argument("--test-num", type=int, default=3100,
+                    help="test faces per suite (default 3100: the pose suite has 3x, and a third of it, binomially, is "
+                         "beyond 45 degrees, so pose > 45 has at least 3,000 faces too)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "int8_fidelity"))
     ap.add_argument("--work", default=str(ROOT / "runs" / "int8_fidelity"), help="trained models (reused if present)")
     ap.add_argument("--full-size", action="store_true", help="also time calibrate on the full-size RAN")
