@@ -37,6 +37,16 @@ def _faces(events):
     return [[(f["id"], f["box"], f["label"], f["probs"]) for f in e["faces"]] for e in events]
 
 
+def _same_faces(a, b):
+    """The same tracks and labels on every frame; probabilities and boxes equal up to float noise (ONNX Runtime's
+    multi-threaded sums differ from run to run under load: one box was seen 0.1 px apart after rounding)."""
+    assert [[(f[0], f[2]) for f in fr] for fr in a] == [[(f[0], f[2]) for f in fr] for fr in b]
+    np.testing.assert_allclose([p for fr in a for f in fr for p in f[3]], [p for fr in b for f in fr for p in f[3]],
+                               atol=2e-4)
+    np.testing.assert_allclose([v for fr in a for f in fr for v in f[1]], [v for fr in b for f in fr for v in f[1]],
+                               atol=0.5)
+
+
 def test_run_from_a_checkpoint_matches_its_onnx_and_reuses_the_cache(short_video, tiny_artifacts, tiny_checkpoint,
                                                                      tmp_path, capsys):
     video, _ = short_video
@@ -47,11 +57,10 @@ def test_run_from_a_checkpoint_matches_its_onnx_and_reuses_the_cache(short_video
     rc, from_onnx = _run(video, tiny_artifacts["faces"], tmp_path, "onnx")
     assert rc == 0
     a, b = _faces(from_pt), _faces(from_onnx)
-    assert [[f[:3] for f in fr] for fr in a] == [[f[:3] for f in fr] for fr in b]
-    np.testing.assert_allclose([p for fr in a for f in fr for p in f[3]], [p for fr in b for f in fr for p in f[3]],
-                               atol=2e-4)
+    _same_faces(a, b)
     rc, again = _run(video, tiny_checkpoint, tmp_path, "again")
-    assert rc == 0 and "from the cache" in capsys.readouterr().out and _faces(again) == a
+    assert rc == 0 and "from the cache" in capsys.readouterr().out
+    _same_faces(_faces(again), a)
 
 
 def test_run_from_a_checkpoint_in_fp16(short_video, tiny_checkpoint, tmp_path, capsys):
