@@ -66,3 +66,34 @@ def run_walkthrough(root: Path) -> None:
     script = "set -e\n" + "\n".join(walkthrough_lines()) + "\n"
     done = subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"README walkthrough failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
+
+
+def test_demo_fails_loudly_when_an_int8_file_misses_the_gate_on_the_test_suites(tmp_path, monkeypatch):
+    """`make demo` runs without --allow-accuracy-loss: a miss on the test suites raises one line that names the file
+    and the suite, after the report is written; with the flag it is one red warning line and the run returns."""
+    import ran_edge.demo_run as demo
+    from ran_edge.errors import AccuracyTargetError
+
+    miss = {"meets_target": False, "misses": ["pose45: accuracy drop +1.46 pt > 1 pt"], "pooled": {}, "suites": {}}
+    ok = {"meets_target": True, "misses": [], "pooled": {}, "suites": {}}
+
+    def precision(cfg, report, paths, log, suites=None):
+        report.figures["int8_gate"] = {"int8-trt": ok, "int8-cpu": miss}
+
+    monkeypatch.setattr(demo, "step_train", lambda cfg, report, log: tmp_path / "best.pt")
+    monkeypatch.setattr(demo, "load_suites", lambda cfg: {})
+    monkeypatch.setattr(demo, "step_evaluate", lambda *a, **k: {})
+    monkeypatch.setattr(demo, "step_export", lambda *a, **k: {})
+    monkeypatch.setattr(demo, "step_quantize", lambda *a, **k: {})
+    monkeypatch.setattr(demo, "step_precision_accuracy", precision)
+    monkeypatch.setattr(demo, "step_bench", lambda *a, **k: None)
+    cfg = DemoConfig(out=tmp_path / "strict", progress=False)
+    with pytest.raises(AccuracyTargetError) as err:
+        run_demo(cfg, log=lambda s: None)
+    line = str(err.value)
+    assert "\n" not in line and "int8-cpu: pose45: accuracy drop +1.46 pt" in line and "int8-trt" not in line
+    assert (cfg.out / "report.md").is_file() and (cfg.out / "demo.json").is_file()
+    lines: list[str] = []
+    run_demo(DemoConfig(out=tmp_path / "allowed", progress=False, allow_accuracy_loss=True), log=lines.append)
+    warnings = [s for s in lines if "WARNING: INT8 misses its quality target" in s]
+    assert len(warnings) == 1 and "int8-cpu" in warnings[0]
