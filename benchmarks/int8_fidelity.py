@@ -112,28 +112,32 @@ def modelopt_peer(mode: str, python: Path, ckpt: Path, fp32: Path, calib: Path, 
     return out
 
 
-def fp32_outputs(fp32: Path, suites: dict, meta: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """FP32 logits and labels per suite, computed once per seed and shared by every variant."""
-    from ran_edge.quantize.accuracy import run_onnx
+def fp32_outputs(fp32: Path, suites: dict, meta: Any) -> tuple[list[np.ndarray], dict[str, tuple[np.ndarray, ...]]]:
+    """The distinct test faces and, per suite, its rows among them, its FP32 logits and its labels: computed once per
+    seed and shared by every variant (a subset suite such as pose > 45° reuses the pose suite's faces)."""
+    from ran_edge.quantize.accuracy import distinct_faces, onnx_logits
 
-    return {name: (run_onnx(fp32, ds, meta, exact_qdq=False), np.asarray([ds[i].label for i in range(len(ds))]))
-            for name, ds in suites.items()}
+    images, rows = distinct_faces({name: [ds[i].image for i in range(len(ds))] for name, ds in suites.items()})
+    ref = onnx_logits(fp32, images, meta, exact_qdq=False)
+    return images, {name: (rows[name], ref[rows[name]], np.asarray([ds[i].label for i in range(len(ds))]))
+                    for name, ds in suites.items()}
 
 
-def judge_file(fp32: Path, path: Path, suites: dict, reference: dict, meta: Any, exact_qdq: bool) -> dict[str, Any]:
-    """The gate's verdict on the test suites, the INT8 share and the ONNX Runtime speed of one file."""
+def judge_file(fp32: Path, path: Path, reference: tuple, meta: Any, exact_qdq: bool) -> dict[str, Any]:
+    """The gate's verdict on the test suites (``reference`` from :func:`fp32_outputs`; each face run once), the INT8
+    share and the ONNX Runtime speed of one file (on the first 8 faces: the clean suite's)."""
     import onnx
 
-    from ran_edge.quantize.accuracy import run_onnx
+    from ran_edge.quantize.accuracy import onnx_logits
     from ran_edge.quantize.cost import ort_speedup
     from ran_edge.quantize.gate import SuiteOutputs, judge
     from ran_edge.quantize.share import int8_share
 
-    outs = {name: SuiteOutputs(reference[name][0], run_onnx(path, ds, meta, exact_qdq=exact_qdq), reference[name][1])
-            for name, ds in suites.items()}
+    images, per_suite = reference
+    got = onnx_logits(path, images, meta, exact_qdq=exact_qdq)
+    outs = {name: SuiteOutputs(ref, got[rows], labels) for name, (rows, ref, labels) in per_suite.items()}
     verdict = judge(outs, pooled=POOLED, class_names=meta.class_names)
-    images = [suites["clean"][i].image for i in range(8)]
-    speed = ort_speedup(fp32, path, images, meta, batch=8, iters=15, threads=2, exact_qdq=exact_qdq)
+    speed = ort_speedup(fp32, path, images[:8], meta, batch=8, iters=15, threads=2, exact_qdq=exact_qdq)
     share = int8_share(onnx.load(str(path)))
     return {"gate": verdict.to_dict(), "int8_share": {k: v for k, v in share.items() if k != "fp32_layers"}, "speed": speed}
 
@@ -165,19 +169,19 @@ def run_seed(seed: int, work: Path, test_num: int, qat: bool, modelopt_python: P
                                  allow_fp32_fallback=False, progress=False, log=lambda s: None, **extra)
             seconds = time.perf_counter() - t0
             for t, r in run.results.items():
-                rec = judge_file(fp32, r.path, suites, reference, meta, exact_qdq=t is QuantTarget.TENSORRT)
+                rec = judge_file(fp32, r.path, reference, meta, exact_qdq=t is QuantTarget.TENSORRT)
                 rec["calibrate_s"] = round(seconds, 1)
                 rec["fine_tuned"] = bool(r.meta.extra.get("int8_quality", {}).get("fine_tuned"))
                 rec["higher_precision_layers"] = r.meta.extra.get("int8_quality", {}).get("higher_precision_layers")
                 result["variants"][f"{name} {t.value}"] = rec
         feeds = calibration_faces(fp32, seed, cfg.image_size)
         peer = ort_peer(fp32, tmp_path / "ort.onnx", feeds)
-        result["variants"]["ort-quantize_static"] = judge_file(fp32, peer, suites, reference, meta, exact_qdq=False)
+        result["variants"]["ort-quantize_static"] = judge_file(fp32, peer, reference, meta, exact_qdq=False)
         calib = tmp_path / "calib.npy"  # the same 256 faces as ORT's, for both ModelOpt variants
         np.save(calib, np.concatenate([next(iter(f.values())) for f in feeds]).astype(np.float32))
         for mode in ("onnx-ptq", "torch-ptq"):
             mo = modelopt_peer(mode, modelopt_python, ckpt, fp32, calib, tmp_path / f"modelopt-{mode}.onnx")
-            result["variants"][f"modelopt-{mode}"] = (judge_file(fp32, mo, suites, reference, meta, exact_qdq=True)
+            result["variants"][f"modelopt-{mode}"] = (judge_file(fp32, mo, reference, meta, exact_qdq=True)
                                                       if isinstance(mo, Path) else {"skipped": mo})
     return result
 

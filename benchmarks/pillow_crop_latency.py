@@ -75,10 +75,12 @@ def time_round_robin(paths: dict[str, Path], batch: int, repeat: int, threads: i
     """Min / median / p90 ms per session, one run of each in turn, ``repeat`` rounds after one warm-up."""
     import onnxruntime as ort
 
+    from ran_edge.runtime.ort_runner import SPINNING_CONFIG
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # sessions take turns: see ran_edge.quantize.cost
+    opts.add_session_config_entry(SPINNING_CONFIG, "0")  # sessions take turns: see ran_edge.quantize.cost
     sessions = {m: ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"]) for m, p in paths.items()}
     x = (np.random.default_rng(0).integers(0, 256, (batch, 3, 224, 224)) / 255.0).astype(np.float32)
     for sess in sessions.values():

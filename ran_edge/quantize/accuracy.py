@@ -65,16 +65,16 @@ def suite_meets(rec: Mapping[str, Any], target: QualityTarget) -> bool:
     return rec["confident_agreement"] >= target.min_confident_agreement
 
 
-def distinct_faces(suites: Mapping[str, Any]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    """Every face of ``suites`` once (a suite that is a subset of another, such as pose > 45° of the pose suite,
-    shares its image arrays) and, per suite, the rows of its faces in that list: each model runs over a face once."""
+def distinct_faces(suites: Mapping[str, Sequence[np.ndarray]]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Every image of ``suites`` once, by identity (a suite that is a subset of another, such as pose > 45° of the
+    pose suite, shares its image arrays), and per suite the rows of its images in that list: each model then runs
+    over a face once and every suite slices its rows."""
     index: dict[int, int] = {}
     images: list[np.ndarray] = []
     rows: dict[str, np.ndarray] = {}
-    for suite, ds in suites.items():
+    for suite, imgs in suites.items():
         picked = []
-        for i in range(len(ds)):
-            img = ds[i].image
+        for img in imgs:
             if id(img) not in index:
                 index[id(img)] = len(images)
                 images.append(img)
@@ -93,11 +93,12 @@ def compare_on_suites(fp32: str | Path, others: Mapping[str, str | Path], suites
     (:func:`ran_edge.data.suites.disjoint_suites`)."""
     result: dict[str, dict[str, Any]] = {}
     outputs: dict[str, dict[str, SuiteOutputs]] = {name: {} for name in others}
-    images, rows = distinct_faces(suites)
+    samples = {suite: [ds[i] for i in range(len(ds))] for suite, ds in suites.items()}  # each dataset read once
+    images, rows = distinct_faces({suite: [x.image for x in faces] for suite, faces in samples.items()})
     ref_all = onnx_logits(fp32, images, meta)
     got_all = {name: onnx_logits(path, images, meta) for name, path in others.items()}
-    for suite, ds in suites.items():
-        labels = np.asarray([ds[i].label for i in range(len(ds))])
+    for suite, faces in samples.items():
+        labels = np.asarray([x.label for x in faces])
         ref = ref_all[rows[suite]]
         result[suite] = {}
         for name in others:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ran_edge.artifact import ArtifactMeta, read_sidecar
 from ran_edge.data.suites import POSE_FACTOR  # the held-out pose suite: its >45° subset about as big as the others
+from ran_edge.quantize.accuracy import distinct_faces
 from ran_edge.quantize.gate import DEFAULT_TARGET, GateResult, QualityTarget, SuiteOutputs, judge
 
 
@@ -79,17 +80,8 @@ class HeldOutEval:
                  *, chunk: int = 1000, min_faces: int = 1000, threads: int = 2, batch_size: int = 32, seed: int = 0):
         self.meta, self.holdout, self.target = meta, holdout, target
         self.chunk, self.min_faces, self.threads, self.batch_size = max(1, chunk), min_faces, threads, batch_size
-        index: dict[int, int] = {}
-        self.faces: list[np.ndarray] = []
-        self.suite_rows: dict[str, np.ndarray] = {}
-        for s, (imgs, _) in holdout.suites.items():  # a face shared by suites (pose and its subsets) is run once
-            rows = []
-            for img in imgs:
-                if id(img) not in index:
-                    index[id(img)] = len(self.faces)
-                    self.faces.append(img)
-                rows.append(index[id(img)])
-            self.suite_rows[s] = np.asarray(rows, np.int64)
+        # a face shared by suites (pose and its subsets) is run once
+        self.faces, self.suite_rows = distinct_faces({s: imgs for s, (imgs, _) in holdout.suites.items()})
         self.order = np.random.default_rng(seed).permutation(len(self.faces))
         self.fp32 = fp32
         self.ref = np.full((len(self.faces), len(meta.class_names)), np.nan, np.float32)

@@ -51,6 +51,8 @@ def resolve_providers(requested: Union[str, Sequence[str], None], available: Seq
 
 #: ONNX Runtime session option that keeps QuantizeLinear/DequantizeLinear as separate ops (no QLinear* fusion).
 EXACT_QDQ_CONFIG = "session.disable_quant_qdq"
+#: ONNX Runtime session option that lets idle intra-op threads spin ("0": they sleep; see ``OrtRunner(spinning=)``).
+SPINNING_CONFIG = "session.intra_op.allow_spinning"
 
 
 def exact_qdq_for(meta: Any) -> bool:
@@ -131,7 +133,7 @@ class OrtRunner(Runner):
         if self.exact_qdq:
             so.add_session_config_entry(EXACT_QDQ_CONFIG, "1")
         if not self.spinning:
-            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.add_session_config_entry(SPINNING_CONFIG, "0")
         if not self.memory_arena:
             so.enable_cpu_mem_arena = False
         if self.profile_prefix:

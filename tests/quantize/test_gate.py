@@ -134,7 +134,8 @@ def test_distinct_faces_runs_a_subset_suite_once():
     pose = InMemoryDataset(faces, tuple("abcdefg"))
     pose45 = InMemoryDataset(faces[6:], tuple("abcdefg"))
     clean = InMemoryDataset([FaceSample(np.zeros((4, 4, 3), np.uint8), 0, {})], tuple("abcdefg"))
-    images, rows = distinct_faces({"clean": clean, "pose": pose, "pose45": pose45})
+    images, rows = distinct_faces({name: [ds[i].image for i in range(len(ds))]
+                                   for name, ds in (("clean", clean), ("pose", pose), ("pose45", pose45))})
     assert len(images) == 11
     assert rows["clean"].tolist() == [0] and rows["pose"].tolist() == list(range(1, 11))
     assert rows["pose45"].tolist() == list(range(7, 11))
